@@ -1,0 +1,62 @@
+// The self-describing header that precedes every tensor message between ranks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+namespace pipar {
+
+enum class MessageKind : std::int32_t {
+  kActivation = 1,   // client -> server: cut-layer activations and labels of a micro-batch
+  kGradient = 2,     // server -> client: gradient of the loss w.r.t. those activations
+  kClientModel = 3,  // client -> server: client-part state at the end of a round
+  kGlobalModel = 4,  // server -> client: aggregated client-part state
+};
+
+const char* to_string(MessageKind kind);
+
+// Element types that may cross the wire, with fixed codes so that ranks built
+// against different LibTorch versions still agree.
+enum class WireType : std::int32_t { kFloat32 = 1, kFloat64 = 2, kInt64 = 3, kUInt8 = 4 };
+
+std::size_t element_size(WireType type);
+
+constexpr std::uint32_t kMessageMagic = 0x50695061;  // "PiPa"
+constexpr int kMaxMessageTensors = 4;
+constexpr int kMaxTensorDims = 6;
+
+struct TensorSpec {
+  WireType type = WireType::kFloat32;
+  std::int32_t dims = 0;
+  std::int64_t shape[kMaxTensorDims] = {};
+
+  std::int64_t numel() const;
+  std::int64_t bytes() const { return numel() * static_cast<std::int64_t>(element_size(type)); }
+};
+
+// Sent as raw bytes (MPI_BYTE) before the tensors it describes, so that the
+// receiver allocates each tensor before receiving it and checks every message
+// against the round, batch and micro-batch it expects.
+struct MessageHeader {
+  std::uint32_t magic = kMessageMagic;
+  MessageKind kind = MessageKind::kActivation;
+  std::int32_t client = -1;  // 1..K, the client the message is from or for
+  std::int32_t round = -1;
+  std::int32_t batch = -1;             // within the round
+  std::int32_t micro_batch = -1;       // 0..micro_batch_count-1
+  std::int32_t micro_batch_count = 0;  // in this batch
+  std::int32_t tensor_count = 0;
+  std::int64_t batch_samples = 0;  // samples in the whole batch, for loss scaling
+  std::int64_t samples = 0;        // FedAvg weight of a client model
+  double send_time = 0.0;          // MPI_Wtime on the sender when the send was posted
+  TensorSpec tensors[kMaxMessageTensors];
+};
+
+static_assert(std::is_trivially_copyable_v<MessageHeader>,
+              "MessageHeader is sent as raw bytes");
+
+// One line naming the kind and the indices, for error messages and logs.
+std::string describe(const MessageHeader& header);
+
+}  // namespace pipar

@@ -1,0 +1,54 @@
+// Options of `pipar train`, declared once with CLI11 and checked in one place.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace pipar {
+
+// Defaults follow the PiPar authors' released experiments: batch 100, SGD
+// with learning rate 0.01 and momentum 0.9, one aggregation per local epoch,
+// equal IID shards.
+struct TrainOptions {
+  std::string scheme = "pipar";
+  std::string model = "vgg5";
+  std::string dataset = "fashion-mnist";
+  std::string data_dir;  // empty: /usr/share/datasets/<dataset>
+  int cut = 2;
+  int micro_batches = 4;
+  int batch_size = 100;
+  int rounds = 5;
+  int local_epochs = 1;
+  double learning_rate = 0.01;
+  double momentum = 0.9;
+  std::uint64_t seed = 1;
+  std::int64_t samples_per_client = 0;  // 0: the whole shard
+  std::int64_t test_samples = 0;        // 0: the whole test set
+  std::string output = "pipar-train.h5";
+  int threads = 0;  // 0: divide the node's cores among its ranks
+  int progress_poll_us = 200;
+  std::string log_level = "info";
+
+  // The data folder after applying the default.
+  std::string resolved_data_dir() const;
+
+  // Every option as (name, value) text, in declaration order, for the
+  // results metadata.
+  std::vector<std::pair<std::string, std::string>> to_key_values() const;
+};
+
+// Registers every option on `app`, writing into `options`.
+void add_train_options(CLI::App& app, TrainOptions& options);
+
+// Checks the values that do not depend on the model or the data. Throws
+// InputError naming the option, its value and the fix. `world_size` is the
+// number of MPI ranks.
+void validate_train_options(const TrainOptions& options, int world_size);
+
+}  // namespace pipar

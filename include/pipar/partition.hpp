@@ -1,0 +1,23 @@
+// Assignment of training samples to clients.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace pipar {
+
+// Splits sample indices 0..sample_count-1 into `clients` IID shards: a
+// permutation seeded by `seed`, cut into contiguous parts whose sizes differ
+// by at most one. Every index is in exactly one shard. Throws InputError when
+// there are fewer samples than clients.
+std::vector<std::vector<std::int64_t>> iid_partition(std::int64_t sample_count, int clients,
+                                                     std::uint64_t seed);
+
+// Returns a seeded permutation of `indices` (the per-round shuffle of a shard).
+std::vector<std::int64_t> shuffled(std::vector<std::int64_t> indices, std::uint64_t seed);
+
+// Mixes several values into one seed, so that each (run seed, round, client)
+// gets an independent stream.
+std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t a, std::uint64_t b = 0);
+
+}  // namespace pipar

@@ -1,0 +1,46 @@
+// The results file of one `pipar train` run: metadata once, a row per round.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pipar/options.hpp"
+#include "pipar/results.hpp"
+#include "pipar/run_info.hpp"
+
+namespace pipar {
+
+struct RoundRecord {
+  int round = 0;
+  double wall_time_s = 0.0;  // training and aggregation, without evaluation
+  double eval_time_s = 0.0;
+  double train_loss = 0.0;  // mean cross-entropy over the round's training samples
+  double test_loss = 0.0;
+  double test_accuracy = 0.0;  // fraction in [0, 1]
+  std::vector<std::int64_t> bytes_up;    // per client, client -> server
+  std::vector<std::int64_t> bytes_down;  // per client, server -> client
+};
+
+// Written by rank 0 only. Every round is flushed to disk as it is recorded,
+// so a run that dies keeps every completed round.
+class TrainRecorder {
+ public:
+  // Creates `options.output` and writes the metadata. `extra` adds
+  // attributes to the root group (LibTorch version, optimizer policy, ...).
+  // Throws InputError when the file cannot be created.
+  TrainRecorder(const TrainOptions& options, const RunInfo& run,
+                const std::vector<std::int64_t>& threads_per_rank,
+                const std::vector<std::pair<std::string, std::string>>& extra);
+
+  void record_round(const RoundRecord& record);
+  // Marks the run completed and stores its end time.
+  void finish();
+
+ private:
+  ResultsFile file_;
+};
+
+}  // namespace pipar

@@ -1,0 +1,141 @@
+// Non-blocking tensor messages between ranks, kept moving by a progress thread.
+//
+// Open MPI 4.1 has no asynchronous progress: a large MPI_Isend (rendezvous
+// protocol) advances only while the sending process is inside an MPI call.
+// A Transport therefore runs one progress thread that polls its requests and
+// probes for incoming messages, sleeping between polls with a backoff capped
+// at TransportOptions::max_poll_interval_us, so that an upload moves while
+// LibTorch computes the next micro-batch. This needs MPI_THREAD_MULTIPLE,
+// because the calling thread posts sends and may run collectives meanwhile.
+//
+// Contract: one Transport per rank and communicator; send(), receive() and
+// wait() may be called from any thread. Each message is a MessageHeader
+// followed by its tensors, all from one sender on tags reserved for the
+// Transport, so messages from one sender arrive in the order they were sent.
+// receive() returns messages from all senders in the order they completed.
+// Destroying a Transport waits for its outstanding requests; if they do not
+// complete within the drain timeout the process aborts with MPI_Abort, so no
+// request is ever dropped silently.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "pipar/message.hpp"
+#include "pipar/mpi.hpp"
+
+namespace pipar {
+
+struct TransportOptions {
+  // Longest sleep between two polls while nothing moves; a poll that finds
+  // work resets the sleep to a few microseconds.
+  int max_poll_interval_us = 200;
+  // Without the thread, requests advance only inside send(), receive(),
+  // wait() and poll(). Off only in tests that show why the thread exists.
+  bool progress_thread = true;
+  // How long the destructor waits for outstanding requests before aborting.
+  double drain_timeout_s = 120.0;
+};
+
+// A posted send: owns the header and the tensors until MPI reports that all
+// of their requests have completed.
+class SendRequest {
+ public:
+  bool done() const { return done_.load(std::memory_order_acquire); }
+  // MPI_Wtime at which the progress thread saw the last request complete.
+  double completion_time() const { return completion_time_; }
+  double post_time() const { return header_.send_time; }
+
+ private:
+  friend class Transport;
+  MessageHeader header_;
+  std::vector<torch::Tensor> tensors_;
+  int outstanding_ = 0;
+  double completion_time_ = 0.0;
+  std::atomic<bool> done_{false};
+};
+
+struct Message {
+  int source = -1;
+  MessageHeader header;
+  std::vector<torch::Tensor> tensors;
+  double completion_time = 0.0;  // MPI_Wtime when the last tensor arrived
+};
+
+class Transport {
+ public:
+  Transport(const mpi::Communicator& comm, TransportOptions options = {});
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // Posts the header and the tensors to `destination` and returns at once.
+  // Each tensor must be defined, on the CPU, contiguous, of a WireType and of
+  // at most kMaxTensorDims dimensions; otherwise std::invalid_argument names
+  // its shape and dtype. The tensors must not be modified until done().
+  std::shared_ptr<const SendRequest> send(int destination, MessageHeader header,
+                                          std::vector<torch::Tensor> tensors);
+
+  // Blocks until a message has completely arrived and returns the oldest.
+  Message receive();
+  std::optional<Message> try_receive();
+
+  void wait(const SendRequest& request);
+  void wait_all_sends();
+
+  // One poll of requests and incoming messages; for use without the thread.
+  void poll();
+
+  // Header and payload bytes sent to / received from `rank` so far.
+  std::int64_t bytes_sent_to(int rank) const;
+  std::int64_t bytes_received_from(int rank) const;
+
+ private:
+  struct Incoming;
+  // The owner of one posted MPI request: a send or an incoming message.
+  struct Slot {
+    std::shared_ptr<SendRequest> send;
+    std::shared_ptr<Incoming> incoming;
+  };
+
+  bool poll_locked();
+  bool receive_headers_locked();
+  bool test_requests_locked();
+  void complete_slot_locked(const Slot& slot, double now);
+  void run_progress_thread();
+  void drain();
+
+  MPI_Comm comm_;
+  int rank_;
+  TransportOptions options_;
+
+  mutable std::mutex mutex_;  // guards all below and serialises this object's MPI calls
+  std::condition_variable inbox_ready_;
+  std::condition_variable send_done_;
+  std::condition_variable wake_;
+  bool wake_requested_ = false;
+  bool stopping_ = false;
+  std::vector<MPI_Request> requests_;
+  std::vector<Slot> slots_;  // slots_[i] owns requests_[i]
+  std::deque<Message> inbox_;
+  int pending_sends_ = 0;
+  std::vector<std::int64_t> bytes_sent_;
+  std::vector<std::int64_t> bytes_received_;
+  std::thread thread_;
+};
+
+// Converts between LibTorch dtypes and WireType; throws std::invalid_argument
+// for a dtype that cannot cross the wire.
+WireType wire_type(torch::ScalarType dtype);
+torch::ScalarType scalar_type(WireType type);
+
+}  // namespace pipar

@@ -1,0 +1,65 @@
+// The `pipar` program: parses the subcommand's options, runs it, and turns
+// errors into one message and a non-zero exit on every rank.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+
+#include "pipar/engine.hpp"
+#include "pipar/error.hpp"
+#include "pipar/log.hpp"
+#include "pipar/mpi.hpp"
+#include "pipar/options.hpp"
+#include "pipar/run_info.hpp"
+
+namespace {
+
+// Parses the command line on every rank; only rank 0 prints help or a
+// parse error. Returns -1 to go on, or the exit code.
+int parse(CLI::App& app, int argc, char** argv, int rank) {
+  try {
+    app.parse(argc, argv);
+    return -1;
+  } catch (const CLI::ParseError& error) {
+    if (rank == 0) return app.exit(error);
+    return error.get_exit_code();
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  pipar::mpi::Environment environment(argc, argv, MPI_THREAD_MULTIPLE);
+  int exit_code = 0;
+  try {
+    pipar::mpi::Communicator world = pipar::mpi::Communicator::duplicate(MPI_COMM_WORLD);
+
+    CLI::App app{"pipar: pipeline-parallel split learning (PiPar) and its baselines over MPI"};
+    app.require_subcommand(1);
+    pipar::TrainOptions train_options;
+    CLI::App* train = app.add_subcommand(
+        "train", "Train a split DNN: rank 0 is the server, ranks 1..K are the clients");
+    pipar::add_train_options(*train, train_options);
+
+    exit_code = parse(app, argc, argv, world.rank());
+    if (exit_code >= 0) return exit_code;
+    exit_code = 0;
+
+    const std::string role = world.rank() == 0 ? "server" : "client";
+    const auto level = pipar::log::parse_level(train_options.log_level);
+    // Ranks other than 0 print info lines only when debug output is requested.
+    const auto rank_level = world.rank() == 0 || level == pipar::log::Level::kDebug
+                                ? level
+                                : std::min(level, pipar::log::Level::kWarning);
+    pipar::log::configure(world.rank(), role, rank_level);
+
+    const pipar::RunInfo run = pipar::collect_run_info(world, argc, argv);
+    if (train->parsed()) pipar::run_train(train_options, world, run);
+  } catch (const pipar::ReportedError& error) {
+    exit_code = error.exit_code();
+  } catch (const std::exception& error) {
+    pipar::log::error(error.what());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  return exit_code;
+}

@@ -1,0 +1,158 @@
+// Declaration and validation of the `pipar train` options.
+#include "pipar/options.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <sstream>
+
+#include "pipar/error.hpp"
+
+namespace pipar {
+namespace {
+
+template <typename Value>
+std::string to_text(const Value& value) {
+  std::ostringstream stream;
+  stream << value;
+  return stream.str();
+}
+
+}  // namespace
+
+std::string TrainOptions::resolved_data_dir() const {
+  return data_dir.empty() ? "/usr/share/datasets/" + dataset : data_dir;
+}
+
+std::vector<std::pair<std::string, std::string>> TrainOptions::to_key_values() const {
+  return {
+      {"scheme", scheme},
+      {"model", model},
+      {"dataset", dataset},
+      {"data_dir", resolved_data_dir()},
+      {"cut", to_text(cut)},
+      {"micro_batches", to_text(micro_batches)},
+      {"batch_size", to_text(batch_size)},
+      {"rounds", to_text(rounds)},
+      {"local_epochs", to_text(local_epochs)},
+      {"learning_rate", to_text(learning_rate)},
+      {"momentum", to_text(momentum)},
+      {"seed", to_text(seed)},
+      {"samples_per_client", to_text(samples_per_client)},
+      {"test_samples", to_text(test_samples)},
+      {"output", output},
+      {"threads", to_text(threads)},
+      {"progress_poll_us", to_text(progress_poll_us)},
+      {"log_level", log_level},
+  };
+}
+
+void add_train_options(CLI::App& app, TrainOptions& options) {
+  app.add_option("--scheme", options.scheme, "Training scheme")
+      ->check(CLI::IsMember({"pipar"}))
+      ->capture_default_str();
+  app.add_option("--model", options.model, "DNN to train, as a chain of blocks")
+      ->check(CLI::IsMember({"vgg5"}))
+      ->capture_default_str();
+  app.add_option("--dataset", options.dataset, "Data set, in IDX format")
+      ->check(CLI::IsMember({"fashion-mnist", "mnist"}))
+      ->capture_default_str();
+  app.add_option("--data-dir", options.data_dir,
+                 "Folder with the gzipped or plain IDX files "
+                 "[default: /usr/share/datasets/<dataset>]");
+  app.add_option("--cut", options.cut,
+                 "Cut point P: the clients run blocks 1..P, the server P+1..L")
+      ->capture_default_str();
+  app.add_option("--micro-batches", options.micro_batches,
+                 "Micro-batches N per batch; must divide --batch-size (1 means no pipelining)")
+      ->capture_default_str();
+  app.add_option("--batch-size", options.batch_size, "Samples per batch and client")
+      ->capture_default_str();
+  app.add_option("--rounds", options.rounds, "Training rounds; each ends with FedAvg")
+      ->capture_default_str();
+  app.add_option("--local-epochs", options.local_epochs,
+                 "Passes over each client's shard per round")
+      ->capture_default_str();
+  app.add_option("--lr", options.learning_rate, "SGD learning rate")->capture_default_str();
+  app.add_option("--momentum", options.momentum, "SGD momentum")->capture_default_str();
+  app.add_option("--seed", options.seed,
+                 "Seed of the weights, the partition and the shuffling")
+      ->capture_default_str();
+  app.add_option("--samples-per-client", options.samples_per_client,
+                 "Training samples per client, to shorten a run (0: the whole shard)")
+      ->capture_default_str();
+  app.add_option("--test-samples", options.test_samples,
+                 "Test-set samples evaluated after each round (0: all)")
+      ->capture_default_str();
+  app.add_option("--output", options.output, "HDF5 results file, written by rank 0")
+      ->capture_default_str();
+  app.add_option("--threads", options.threads,
+                 "LibTorch intra-op threads per rank (0: the node's cores divided "
+                 "among its ranks)")
+      ->capture_default_str();
+  app.add_option("--progress-poll-us", options.progress_poll_us,
+                 "Longest sleep, in microseconds, of the MPI progress thread while "
+                 "no message moves")
+      ->capture_default_str();
+  app.add_option("--log-level", options.log_level,
+                 "error, warning, info or debug; ranks other than 0 log info lines "
+                 "only at debug")
+      ->check(CLI::IsMember({"error", "warning", "info", "debug"}))
+      ->capture_default_str();
+}
+
+void validate_train_options(const TrainOptions& options, int world_size) {
+  if (world_size < 2) {
+    throw InputError("pipar train needs at least 2 MPI ranks (rank 0 is the server, ranks 1..K "
+                     "the clients) but the world size is " +
+                     std::to_string(world_size) + "; launch it with mpirun -n K+1, for example "
+                     "mpirun -n 5 for four clients");
+  }
+  if (options.batch_size < 1) {
+    throw InputError("invalid --batch-size " + std::to_string(options.batch_size) +
+                     "; use a positive number of samples");
+  }
+  if (options.micro_batches < 1 || options.micro_batches > options.batch_size) {
+    throw InputError("invalid --micro-batches " + std::to_string(options.micro_batches) +
+                     "; use a value from 1 to --batch-size (" +
+                     std::to_string(options.batch_size) + ")");
+  }
+  if (options.batch_size % options.micro_batches != 0) {
+    throw InputError("--micro-batches " + std::to_string(options.micro_batches) +
+                     " does not divide --batch-size " + std::to_string(options.batch_size) +
+                     "; choose a divisor of the batch size so that all micro-batches have "
+                     "the same size");
+  }
+  if (options.rounds < 1) {
+    throw InputError("invalid --rounds " + std::to_string(options.rounds) +
+                     "; use 1 or more");
+  }
+  if (options.local_epochs < 1) {
+    throw InputError("invalid --local-epochs " + std::to_string(options.local_epochs) +
+                     "; use 1 or more");
+  }
+  if (!(options.learning_rate > 0.0)) {
+    throw InputError("invalid --lr " + to_text(options.learning_rate) + "; use a positive value");
+  }
+  if (options.momentum < 0.0 || options.momentum >= 1.0) {
+    throw InputError("invalid --momentum " + to_text(options.momentum) +
+                     "; use a value in [0, 1)");
+  }
+  if (options.samples_per_client < 0 || options.test_samples < 0) {
+    throw InputError("invalid --samples-per-client " + std::to_string(options.samples_per_client) +
+                     " or --test-samples " + std::to_string(options.test_samples) +
+                     "; use 0 (all) or a positive count");
+  }
+  if (options.threads < 0) {
+    throw InputError("invalid --threads " + std::to_string(options.threads) +
+                     "; use 0 (automatic) or a positive count");
+  }
+  if (options.progress_poll_us < 1 || options.progress_poll_us > 1000000) {
+    throw InputError("invalid --progress-poll-us " + std::to_string(options.progress_poll_us) +
+                     "; use 1 to 1000000 microseconds");
+  }
+  if (options.output.empty()) {
+    throw InputError("--output is empty; name an HDF5 file to write, for example run.h5");
+  }
+}
+
+}  // namespace pipar
