@@ -47,6 +47,9 @@ std::vector<std::pair<std::string, std::string>> TrainOptions::to_key_values() c
 }
 
 void add_train_options(CLI::App& app, TrainOptions& options) {
+  // A later occurrence of an option overrides an earlier one, so wrapper
+  // scripts can pass defaults and let the user's arguments win.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--scheme", options.scheme, "Training scheme")
       ->check(CLI::IsMember({"pipar"}))
       ->capture_default_str();
