@@ -7,7 +7,7 @@ set -euo pipefail
 source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${PIPAR_BUILD_DIR:-$source_dir/build}
 
-"$source_dir/scripts/build.sh"
+"$source_dir/scripts/build.sh" pipar
 source "$source_dir/scripts/mpi-env.sh"
 
 start=$(date +%s)

@@ -14,6 +14,7 @@
 #include "pipar/log.hpp"
 #include "pipar/model.hpp"
 #include "pipar/partition.hpp"
+#include "pipar/federated_training.hpp"
 #include "pipar/split_training.hpp"
 #include "pipar/train_results.hpp"
 #include "pipar/transport.hpp"
@@ -97,10 +98,10 @@ torch::nn::Sequential build_seeded_model(const TrainOptions& options, const Data
   return build_model(options.model, spec.input, spec.classes);
 }
 
-SplitConfig split_config(const TrainOptions& options, int clients) {
-  SplitConfig config;
+TrainingConfig training_config(const TrainOptions& options, int clients) {
+  TrainingConfig config;
   config.cut = options.cut;
-  config.micro_batches = options.micro_batches;
+  config.micro_batches = options.effective_micro_batches();
   config.batch_size = options.batch_size;
   config.local_epochs = options.local_epochs;
   config.learning_rate = options.learning_rate;
@@ -108,6 +109,37 @@ SplitConfig split_config(const TrainOptions& options, int clients) {
   config.seed = options.seed;
   config.clients = clients;
   return config;
+}
+
+bool is_federated(const TrainOptions& options) { return options.scheme == "fl"; }
+
+std::unique_ptr<ServerRole> make_server_role(const TrainOptions& options, const DatasetSpec& spec,
+                                             torch::nn::Sequential global_model, int clients,
+                                             Transport& transport) {
+  const TrainingConfig config = training_config(options, clients);
+  if (is_federated(options)) {
+    return std::make_unique<FederatedServer>(std::move(global_model), config, transport);
+  }
+  const bool sequential = options.scheme == "sl";
+  std::vector<torch::nn::Sequential> replicas;
+  for (int i = 0; i < (sequential ? 1 : clients); ++i) {
+    torch::nn::Sequential full = build_seeded_model(options, spec);
+    replicas.push_back(slice_blocks(full, static_cast<std::size_t>(options.cut), full->size()));
+  }
+  return std::make_unique<SplitServer>(
+      sequential ? SplitServer::Mode::kSequential : SplitServer::Mode::kParallel,
+      std::move(global_model), std::move(replicas), config, transport);
+}
+
+std::vector<double> to_doubles(const torch::Tensor& tensor) {
+  const torch::Tensor values = tensor.to(torch::kFloat64).contiguous();
+  return std::vector<double>(values.data_ptr<double>(), values.data_ptr<double>() + values.numel());
+}
+
+std::vector<std::int64_t> to_int64s(const torch::Tensor& tensor) {
+  const torch::Tensor values = tensor.to(torch::kInt64).contiguous();
+  return std::vector<std::int64_t>(values.data_ptr<std::int64_t>(),
+                                   values.data_ptr<std::int64_t>() + values.numel());
 }
 
 TensorData load_client_shard(const TrainOptions& options, const DatasetSpec& spec, int client,
@@ -135,17 +167,37 @@ TensorData load_test_set(const TrainOptions& options, const DatasetSpec& spec) {
 void run_client(const TrainOptions& options, const mpi::Communicator& world,
                 const DatasetSpec& spec, Transport& transport) {
   const int client = world.rank();
+  const int clients = world.size() - 1;
   std::optional<TensorData> shard;
-  run_and_agree(world, [&] { shard = load_client_shard(options, spec, client, world.size() - 1); });
+  run_and_agree(world, [&] { shard = load_client_shard(options, spec, client, clients); });
 
+  const TrainingConfig config = training_config(options, clients);
   torch::nn::Sequential full = build_seeded_model(options, spec);
-  SplitClient role(client, slice_blocks(full, 0, static_cast<std::size_t>(options.cut)),
-                   std::move(*shard), split_config(options, world.size() - 1), transport);
+  std::unique_ptr<ClientRole> role;
+  if (is_federated(options)) {
+    role = std::make_unique<FederatedClient>(client, full, std::move(*shard), config, transport);
+  } else {
+    role = std::make_unique<SplitClient>(
+        client, slice_blocks(full, 0, static_cast<std::size_t>(options.cut)), std::move(*shard),
+        config, transport);
+  }
   world.barrier();
   for (int round = 0; round < options.rounds; ++round) {
-    role.train_round(round);
+    role->train_round(round);
     log::debug("finished round ", round);
   }
+}
+
+std::string describe_run(const TrainOptions& options, const DatasetSpec& spec, int clients,
+                         std::size_t block_count) {
+  std::string text = "training " + options.model + " on " + spec.name + " with " +
+                     options.scheme + ": " + std::to_string(clients) + " clients";
+  if (!is_federated(options)) {
+    text += ", cut point " + std::to_string(options.cut) + " of " + std::to_string(block_count) +
+            " blocks, " + std::to_string(options.effective_micro_batches()) +
+            " micro-batches per batch of " + std::to_string(options.batch_size);
+  }
+  return text;
 }
 
 void run_server(const TrainOptions& options, const mpi::Communicator& world,
@@ -166,29 +218,16 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
     test = load_test_set(options, spec);
   });
 
-  std::vector<torch::nn::Sequential> replicas;
-  std::size_t block_count = 0;
-  for (int client = 1; client <= clients; ++client) {
-    torch::nn::Sequential full = build_seeded_model(options, spec);
-    block_count = full->size();
-    replicas.push_back(slice_blocks(full, static_cast<std::size_t>(options.cut), block_count));
-  }
-  // The aggregate is evaluated on a model of its own; its state is loaded as
-  // two parts because a flat state lists parameters before buffers per part.
   torch::nn::Sequential global_model = build_seeded_model(options, spec);
-  torch::nn::Sequential global_client = slice_blocks(global_model, 0, static_cast<std::size_t>(options.cut));
-  torch::nn::Sequential global_server =
-      slice_blocks(global_model, static_cast<std::size_t>(options.cut), block_count);
-  SplitServer role(std::move(replicas), split_config(options, clients), transport);
+  const std::unique_ptr<ServerRole> role =
+      make_server_role(options, spec, global_model, clients, transport);
 
-  // The clients wait for the global model while the server evaluates, so
-  // evaluation may use every CPU this process can run on.
+  // The clients wait for the next round's model while the server evaluates,
+  // so evaluation may use every CPU this process can run on.
   const int eval_threads = std::max(threads, available_cpus());
 
   world.barrier();
-  log::info("training ", options.model, " on ", spec.name, " with ", options.scheme, ": ",
-            clients, " clients, cut point ", options.cut, " of ", block_count, " blocks, ",
-            options.micro_batches, " micro-batches per batch of ", options.batch_size);
+  log::info(describe_run(options, spec, clients, global_model->size()));
   double elapsed = 0.0;
   for (int round = 0; round < options.rounds; ++round) {
     std::vector<std::int64_t> sent_before(static_cast<std::size_t>(clients));
@@ -199,15 +238,12 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
     }
 
     const double start = MPI_Wtime();
-    ServerRoundStats stats = role.train_round(round);
+    const ServerRoundStats stats = role->train_round(round);
     const double trained = MPI_Wtime();
-    load_state(*global_client, stats.client_part);
-    load_state(*global_server, stats.server_part);
     torch::set_num_threads(eval_threads);
     const Evaluation evaluation = evaluate(global_model, *test);
     torch::set_num_threads(threads);
     const double evaluated = MPI_Wtime();
-    role.send_global_model(round, stats.client_part);
 
     RoundRecord record;
     record.round = round;
@@ -217,7 +253,6 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
     record.test_loss = evaluation.loss;
     record.test_accuracy = evaluation.accuracy;
     for (int c = 1; c <= clients; ++c) {
-      // The global model of this round is counted in this round's downlink.
       record.bytes_up.push_back(transport.bytes_received_from(c) -
                                 received_before[static_cast<std::size_t>(c - 1)]);
       record.bytes_down.push_back(transport.bytes_sent_to(c) -
@@ -233,7 +268,8 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
               record.wall_time_s, " s, evaluation ", record.eval_time_s, " s, time left about ",
               format_duration(left));
   }
-  transport.wait_all_sends();
+  const FlatState final_state = flatten_state(*global_model);
+  recorder->record_model(to_doubles(final_state.floating), to_int64s(final_state.integer));
   recorder->finish();
   log::info("results written to ", options.output);
 }
@@ -253,7 +289,7 @@ void run_train(const TrainOptions& options, const mpi::Communicator& world, cons
   run_same_on_every_rank(world, [&] {
     spec = dataset_spec(options.dataset);
     const torch::nn::Sequential model = build_seeded_model(options, spec);
-    check_cut_point(options.model, options.cut, model->size());
+    if (!is_federated(options)) check_cut_point(options.model, options.cut, model->size());
   });
 
   TransportOptions transport_options;

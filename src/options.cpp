@@ -19,6 +19,8 @@ std::string to_text(const Value& value) {
 
 }  // namespace
 
+int TrainOptions::effective_micro_batches() const { return scheme == "pipar" ? micro_batches : 1; }
+
 std::string TrainOptions::resolved_data_dir() const {
   return data_dir.empty() ? "/usr/share/datasets/" + dataset : data_dir;
 }
@@ -30,7 +32,7 @@ std::vector<std::pair<std::string, std::string>> TrainOptions::to_key_values() c
       {"dataset", dataset},
       {"data_dir", resolved_data_dir()},
       {"cut", to_text(cut)},
-      {"micro_batches", to_text(micro_batches)},
+      {"micro_batches", to_text(effective_micro_batches())},
       {"batch_size", to_text(batch_size)},
       {"rounds", to_text(rounds)},
       {"local_epochs", to_text(local_epochs)},
@@ -50,11 +52,14 @@ void add_train_options(CLI::App& app, TrainOptions& options) {
   // A later occurrence of an option overrides an earlier one, so wrapper
   // scripts can pass defaults and let the user's arguments win.
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.add_option("--scheme", options.scheme, "Training scheme")
-      ->check(CLI::IsMember({"pipar"}))
+  app.add_option("--scheme", options.scheme,
+                 "Training scheme: pipar (pipelined split training), sfl (SplitFed v1), "
+                 "sl (vanilla split learning, one client at a time) or fl (FedAvg)")
+      ->check(CLI::IsMember({"pipar", "sfl", "sl", "fl"}))
       ->capture_default_str();
-  app.add_option("--model", options.model, "DNN to train, as a chain of blocks")
-      ->check(CLI::IsMember({"vgg5"}))
+  app.add_option("--model", options.model,
+                 "DNN to train, as a chain of blocks (vgg5-nobn: VGG-5 without BatchNorm)")
+      ->check(CLI::IsMember({"vgg5", "vgg5-nobn"}))
       ->capture_default_str();
   app.add_option("--dataset", options.dataset, "Data set, in IDX format")
       ->check(CLI::IsMember({"fashion-mnist", "mnist"}))
@@ -66,7 +71,9 @@ void add_train_options(CLI::App& app, TrainOptions& options) {
                  "Cut point P: the clients run blocks 1..P, the server P+1..L")
       ->capture_default_str();
   app.add_option("--micro-batches", options.micro_batches,
-                 "Micro-batches N per batch; must divide --batch-size (1 means no pipelining)")
+                 "Micro-batches N per batch for --scheme pipar; must divide --batch-size "
+                 "(the other schemes use 1)")
+      ->each([&options](const std::string&) { options.micro_batches_given = true; })
       ->capture_default_str();
   app.add_option("--batch-size", options.batch_size, "Samples per batch and client")
       ->capture_default_str();
@@ -114,13 +121,19 @@ void validate_train_options(const TrainOptions& options, int world_size) {
     throw InputError("invalid --batch-size " + std::to_string(options.batch_size) +
                      "; use a positive number of samples");
   }
-  if (options.micro_batches < 1 || options.micro_batches > options.batch_size) {
-    throw InputError("invalid --micro-batches " + std::to_string(options.micro_batches) +
+  if (options.scheme != "pipar" && options.micro_batches_given && options.micro_batches != 1) {
+    throw InputError("--micro-batches " + std::to_string(options.micro_batches) +
+                     " does not apply to --scheme " + options.scheme +
+                     ", which sends whole batches; drop --micro-batches or use --scheme pipar");
+  }
+  const int micro_batches = options.effective_micro_batches();
+  if (micro_batches < 1 || micro_batches > options.batch_size) {
+    throw InputError("invalid --micro-batches " + std::to_string(micro_batches) +
                      "; use a value from 1 to --batch-size (" +
                      std::to_string(options.batch_size) + ")");
   }
-  if (options.batch_size % options.micro_batches != 0) {
-    throw InputError("--micro-batches " + std::to_string(options.micro_batches) +
+  if (options.batch_size % micro_batches != 0) {
+    throw InputError("--micro-batches " + std::to_string(micro_batches) +
                      " does not divide --batch-size " + std::to_string(options.batch_size) +
                      "; choose a divisor of the batch size so that all micro-batches have "
                      "the same size");

@@ -1,13 +1,12 @@
-// PiPar's pipelined split training: the client and the server roles.
+// Split training roles: SL, SFL and PiPar.
 #include "pipar/split_training.hpp"
 
-#include <numeric>
 #include <sstream>
 #include <string>
 
 #include "pipar/error.hpp"
 #include "pipar/log.hpp"
-#include "pipar/partition.hpp"
+#include "pipar/model.hpp"
 
 namespace pipar {
 namespace {
@@ -28,15 +27,8 @@ std::string shape_text(torch::IntArrayRef shape) {
 
 }  // namespace
 
-std::unique_ptr<torch::optim::SGD> make_optimizer(torch::nn::Module& module,
-                                                  const SplitConfig& config) {
-  return std::make_unique<torch::optim::SGD>(
-      module.parameters(),
-      torch::optim::SGDOptions(config.learning_rate).momentum(config.momentum));
-}
-
 SplitClient::SplitClient(int client, torch::nn::Sequential client_part, TensorData shard,
-                         const SplitConfig& config, Transport& transport)
+                         const TrainingConfig& config, Transport& transport)
     : client_(client),
       part_(std::move(client_part)),
       shard_(std::move(shard)),
@@ -44,26 +36,19 @@ SplitClient::SplitClient(int client, torch::nn::Sequential client_part, TensorDa
       transport_(transport) {}
 
 void SplitClient::train_round(int round) {
+  receive_global_model(transport_, round, *part_);
   optimizer_ = make_optimizer(*part_, config_);
   part_->train();
+  for_each_batch(shard_.size(), config_, round, client_,
+                 [&](int batch, const torch::Tensor& indices) { train_batch(round, batch, indices); });
 
-  const std::int64_t samples = shard_.size();
-  int batch = 0;
-  for (int epoch = 0; epoch < config_.local_epochs; ++epoch) {
-    std::vector<std::int64_t> order(static_cast<std::size_t>(samples));
-    std::iota(order.begin(), order.end(), 0);
-    const auto epoch_index = static_cast<std::uint64_t>(round * config_.local_epochs + epoch);
-    order = shuffled(std::move(order),
-                     mix_seed(config_.seed, epoch_index, static_cast<std::uint64_t>(client_)));
-    const torch::Tensor permutation = torch::tensor(order, torch::kInt64);
-
-    for (std::int64_t start = 0; start < samples; start += config_.batch_size) {
-      const std::int64_t length = std::min<std::int64_t>(config_.batch_size, samples - start);
-      train_batch(round, batch, permutation.narrow(0, start, length));
-      ++batch;
-    }
-  }
-  exchange_model(round);
+  const FlatState state = flatten_state(*part_);
+  MessageHeader header;
+  header.kind = MessageKind::kClientModel;
+  header.client = client_;
+  header.round = round;
+  header.samples = shard_.size();
+  transport_.send(kServerRank, header, {state.floating, state.integer});
 }
 
 // Forwards all micro-batches back to back, posting each upload as soon as its
@@ -121,67 +106,119 @@ void SplitClient::train_batch(int round, int batch, const torch::Tensor& indices
   optimizer_->zero_grad();
 }
 
-void SplitClient::exchange_model(int round) {
-  const FlatState state = flatten_state(*part_);
-  MessageHeader header;
-  header.kind = MessageKind::kClientModel;
-  header.client = client_;
-  header.round = round;
-  header.samples = shard_.size();
-  transport_.send(kServerRank, header, {state.floating, state.integer});
-
-  Message message = transport_.receive();
-  const bool matches = message.header.kind == MessageKind::kGlobalModel &&
-                       message.header.round == round && message.header.tensor_count == 2;
-  expect_header(matches, message.header, "the global model of round " + std::to_string(round));
-  load_state(*part_, FlatState{message.tensors[0], message.tensors[1]});
-}
-
-SplitServer::SplitServer(std::vector<torch::nn::Sequential> replicas, const SplitConfig& config,
-                         Transport& transport)
-    : replicas_(std::move(replicas)),
+SplitServer::SplitServer(Mode mode, torch::nn::Sequential global_model,
+                         std::vector<torch::nn::Sequential> replicas,
+                         const TrainingConfig& config, Transport& transport)
+    : mode_(mode),
+      global_client_(slice_blocks(global_model, 0, static_cast<std::size_t>(config.cut))),
+      global_server_(slice_blocks(global_model, static_cast<std::size_t>(config.cut),
+                                  global_model->size())),
+      replicas_(std::move(replicas)),
       config_(config),
       transport_(transport),
       optimizers_(replicas_.size()),
-      progress_(replicas_.size()) {}
+      progress_(static_cast<std::size_t>(config.clients)) {
+  const std::size_t expected = mode_ == Mode::kParallel ? progress_.size() : 1;
+  if (replicas_.size() != expected) {
+    throw std::invalid_argument("split server needs " + std::to_string(expected) +
+                                " replicas, got " + std::to_string(replicas_.size()));
+  }
+}
+
+torch::nn::Sequential& SplitServer::replica_for(int client) {
+  return mode_ == Mode::kParallel ? replicas_[static_cast<std::size_t>(client - 1)] : replicas_[0];
+}
 
 ServerRoundStats SplitServer::train_round(int round) {
+  const FlatState server_state = flatten_state(*global_server_);
   for (std::size_t i = 0; i < replicas_.size(); ++i) {
-    optimizers_[i] = make_optimizer(*replicas_[i], config_);
+    load_state(*replicas_[i], server_state);
     replicas_[i]->train();
-    progress_[i] = ClientProgress{};
   }
+  for (auto& progress : progress_) progress = ClientProgress{};
 
   ServerRoundStats stats;
-  std::vector<Message> client_models(replicas_.size());
-  std::size_t models_received = 0;
-  while (models_received < replicas_.size()) {
+  if (mode_ == Mode::kSequential) {
+    // Each client in turn trains from the client part its predecessor left.
+    for (int client = 1; client <= config_.clients; ++client) {
+      optimizers_[0] = make_optimizer(*replicas_[0], config_);
+      send_client_part(round, client, flatten_state(*global_client_));
+      std::vector<Message> models = serve_until_models(round, {client}, stats);
+      const Message& model = models[static_cast<std::size_t>(client - 1)];
+      load_state(*global_client_, FlatState{model.tensors[0], model.tensors[1]});
+    }
+    load_state(*global_server_, flatten_state(*replicas_[0]));
+  } else {
+    const FlatState client_state = flatten_state(*global_client_);
+    std::vector<int> clients;
+    for (int client = 1; client <= config_.clients; ++client) {
+      optimizers_[static_cast<std::size_t>(client - 1)] =
+          make_optimizer(*replicas_[static_cast<std::size_t>(client - 1)], config_);
+      send_client_part(round, client, client_state);
+      clients.push_back(client);
+    }
+    std::vector<Message> models = serve_until_models(round, clients, stats);
+
+    // FedAvg over the full models, each the client's part joined with its
+    // replica, weighted by the clients' sample counts.
+    std::vector<FlatState> full_states;
+    std::vector<std::int64_t> weights;
+    for (int client : clients) {
+      const Message& model = models[static_cast<std::size_t>(client - 1)];
+      full_states.push_back(concat_state(FlatState{model.tensors[0], model.tensors[1]},
+                                         flatten_state(*replica_for(client))));
+      weights.push_back(model.header.samples);
+    }
+    const auto [client_part, server_part] =
+        split_state(weighted_average(full_states, weights), client_state.floating.numel(),
+                    client_state.integer.numel());
+    load_state(*global_client_, client_part);
+    load_state(*global_server_, server_part);
+  }
+  stats.train_loss = stats.samples > 0 ? stats.train_loss / static_cast<double>(stats.samples) : 0.0;
+  return stats;
+}
+
+void SplitServer::send_client_part(int round, int client, const FlatState& state) {
+  MessageHeader header;
+  header.kind = MessageKind::kGlobalModel;
+  header.client = client;
+  header.round = round;
+  transport_.send(client, header, {state.floating, state.integer});
+}
+
+std::vector<Message> SplitServer::serve_until_models(int round, const std::vector<int>& clients,
+                                                     ServerRoundStats& stats) {
+  std::vector<Message> models(progress_.size());
+  std::vector<bool> expected(progress_.size() + 1, false);
+  for (int client : clients) expected[static_cast<std::size_t>(client)] = true;
+
+  std::size_t received = 0;
+  while (received < clients.size()) {
     Message message = transport_.receive();
     const MessageHeader& header = message.header;
-    const bool known_client = header.client >= 1 &&
-                              header.client <= static_cast<int>(replicas_.size()) &&
-                              header.client == message.source && header.round == round;
-    expect_header(known_client, header,
-                  "a message of round " + std::to_string(round) + " from its own client");
+    const bool from_expected_client =
+        header.client >= 1 && header.client <= static_cast<int>(progress_.size()) &&
+        header.client == message.source && expected[static_cast<std::size_t>(header.client)] &&
+        header.round == round;
+    expect_header(from_expected_client, header,
+                  "a message of round " + std::to_string(round) + " from a client training now");
     const auto index = static_cast<std::size_t>(header.client - 1);
 
     if (header.kind == MessageKind::kActivation) {
       serve_activation(message, stats);
-    } else if (header.kind == MessageKind::kClientModel) {
-      const ClientProgress& progress = progress_[index];
-      const bool complete = !client_models[index].header.tensor_count &&
-                            progress.processed == progress.micro_batch_count &&
-                            header.tensor_count == 2 && header.samples > 0;
-      expect_header(complete, header, "one client model after the client's last micro-batch");
-      client_models[index] = std::move(message);
-      ++models_received;
-    } else {
-      expect_header(false, header, "an activation or a client model");
+      continue;
     }
+    const ClientProgress& progress = progress_[index];
+    const bool complete = header.kind == MessageKind::kClientModel &&
+                          models[index].header.tensor_count == 0 &&
+                          progress.processed == progress.micro_batch_count &&
+                          header.tensor_count == 2 && header.samples > 0;
+    expect_header(complete, header, "an activation, or one client model after the last micro-batch");
+    models[index] = std::move(message);
+    ++received;
   }
-  stats.train_loss = stats.samples > 0 ? stats.train_loss / static_cast<double>(stats.samples) : 0.0;
-  aggregate(client_models, stats);
-  return stats;
+  return models;
 }
 
 // Forward, loss and backward of one micro-batch on its client's replica. The
@@ -190,8 +227,7 @@ ServerRoundStats SplitServer::train_round(int round) {
 // the batch's mean loss even when micro-batches differ in size.
 void SplitServer::serve_activation(const Message& message, ServerRoundStats& stats) {
   const MessageHeader& header = message.header;
-  const auto index = static_cast<std::size_t>(header.client - 1);
-  ClientProgress& progress = progress_[index];
+  ClientProgress& progress = progress_[static_cast<std::size_t>(header.client - 1)];
 
   if (header.batch != progress.batch) {
     const bool previous_done = progress.processed == progress.micro_batch_count;
@@ -208,12 +244,12 @@ void SplitServer::serve_activation(const Message& message, ServerRoundStats& sta
   expect_header(valid, header, "a micro-batch of batch " + std::to_string(progress.batch) +
                                    " not served yet, with activations and labels");
 
+  torch::nn::Sequential& replica = replica_for(header.client);
   torch::Tensor activation = message.tensors[0].requires_grad_(true);
   const torch::Tensor& labels = message.tensors[1];
-  torch::Tensor logits = replicas_[index]->forward(activation);
+  torch::Tensor logits = replica->forward(activation);
   torch::Tensor loss_sum = torch::nn::functional::cross_entropy(
-      logits, labels,
-      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+      logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
   (loss_sum / static_cast<double>(header.batch_samples)).backward();
 
   MessageHeader reply = header;
@@ -225,36 +261,9 @@ void SplitServer::serve_activation(const Message& message, ServerRoundStats& sta
   progress.seen[static_cast<std::size_t>(header.micro_batch)] = true;
   progress.processed += 1;
   if (progress.processed == progress.micro_batch_count) {
-    optimizers_[index]->step();
-    optimizers_[index]->zero_grad();
-  }
-}
-
-// FedAvg over the full models, each the client's part joined with its
-// replica; every replica continues from the average at once, the clients
-// once send_global_model() delivers it.
-void SplitServer::aggregate(const std::vector<Message>& client_models, ServerRoundStats& stats) {
-  std::vector<FlatState> full_states;
-  std::vector<std::int64_t> weights;
-  for (std::size_t i = 0; i < replicas_.size(); ++i) {
-    const Message& message = client_models[i];
-    const FlatState client_state{message.tensors[0], message.tensors[1]};
-    full_states.push_back(concat_state(client_state, flatten_state(*replicas_[i])));
-    weights.push_back(message.header.samples);
-  }
-  const FlatState average = weighted_average(full_states, weights);
-  std::tie(stats.client_part, stats.server_part) = split_state(
-      average, client_models[0].tensors[0].numel(), client_models[0].tensors[1].numel());
-  for (auto& replica : replicas_) load_state(*replica, stats.server_part);
-}
-
-void SplitServer::send_global_model(int round, const FlatState& client_part) {
-  for (std::size_t i = 0; i < replicas_.size(); ++i) {
-    MessageHeader header;
-    header.kind = MessageKind::kGlobalModel;
-    header.client = static_cast<int>(i) + 1;
-    header.round = round;
-    transport_.send(header.client, header, {client_part.floating, client_part.integer});
+    auto& optimizer = optimizers_[mode_ == Mode::kParallel ? static_cast<std::size_t>(header.client - 1) : 0];
+    optimizer->step();
+    optimizer->zero_grad();
   }
 }
 

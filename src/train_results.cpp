@@ -70,6 +70,13 @@ void TrainRecorder::record_round(const RoundRecord& record) {
   file_.flush();
 }
 
+void TrainRecorder::record_model(const std::vector<double>& floating,
+                                 const std::vector<std::int64_t>& integer) {
+  file_.write_vector("/model/floating", floating);
+  file_.write_vector("/model/integer", integer);
+  file_.flush();
+}
+
 void TrainRecorder::finish() {
   file_.set_attribute("/", "status", std::string("completed"));
   file_.set_attribute("/", "finished_utc", utc_now());

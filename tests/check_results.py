@@ -42,6 +42,9 @@ def check(path, rounds, min_accuracy):
                 problems.append(f"/rounds/{name} has shape {table.shape}, expected ({rounds}, {clients})")
             elif (table <= 0).any():
                 problems.append(f"/rounds/{name} has a client that sent no bytes: {table.tolist()}")
+        for name in ["model/floating", "model/integer"]:
+            if name not in results:
+                problems.append(f"/{name}, the final model state, is missing")
         accuracy = float(results["rounds/test_accuracy"][-1, 0])
         if not accuracy >= min_accuracy:
             problems.append(f"final test accuracy {accuracy:.4f} is below {min_accuracy}")

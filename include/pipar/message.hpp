@@ -10,8 +10,8 @@ namespace pipar {
 enum class MessageKind : std::int32_t {
   kActivation = 1,   // client -> server: cut-layer activations and labels of a micro-batch
   kGradient = 2,     // server -> client: gradient of the loss w.r.t. those activations
-  kClientModel = 3,  // client -> server: client-part state at the end of a round
-  kGlobalModel = 4,  // server -> client: aggregated client-part state
+  kClientModel = 3,  // client -> server: the client's model state after its local training
+  kGlobalModel = 4,  // server -> client: the model state to start local training from
 };
 
 const char* to_string(MessageKind kind);
@@ -48,7 +48,9 @@ struct MessageHeader {
   std::int32_t micro_batch_count = 0;  // in this batch
   std::int32_t tensor_count = 0;
   std::int64_t batch_samples = 0;  // samples in the whole batch, for loss scaling
-  std::int64_t samples = 0;        // FedAvg weight of a client model
+  std::int64_t samples = 0;        // FedAvg weight of a client model: its shard size
+  std::int64_t trained_samples = 0;  // samples a client trained on, with loss_sum
+  double loss_sum = 0.0;             // summed training loss a client computed itself (FL)
   double send_time = 0.0;          // MPI_Wtime on the sender when the send was posted
   TensorSpec tensors[kMaxMessageTensors];
 };

@@ -25,7 +25,7 @@ class BlockImpl : public torch::nn::SequentialImpl {
 };
 TORCH_MODULE(Block);
 
-// Builds `name` ("vgg5") for `input` and `classes`, with weights drawn from
+// Builds `name` ("vgg5", or "vgg5-nobn" without BatchNorm) for `input` and `classes`, with weights drawn from
 // LibTorch's global generator: seed it first (torch::manual_seed) so that
 // every rank builds identical weights. Each element of the returned chain is
 // one block. Throws InputError for an unknown model or an input it cannot

@@ -22,6 +22,7 @@ struct TrainOptions {
   std::string data_dir;  // empty: /usr/share/datasets/<dataset>
   int cut = 2;
   int micro_batches = 4;
+  bool micro_batches_given = false;  // set when the command line names it
   int batch_size = 100;
   int rounds = 5;
   int local_epochs = 1;
@@ -34,6 +35,9 @@ struct TrainOptions {
   int threads = 0;  // 0: divide the node's cores among its ranks
   int progress_poll_us = 200;
   std::string log_level = "info";
+
+  // The micro-batch count the scheme trains with: 1 for all but PiPar.
+  int effective_micro_batches() const;
 
   // The data folder after applying the default.
   std::string resolved_data_dir() const;

@@ -1,88 +1,54 @@
-// The two roles of split training with pipelined micro-batches (PiPar).
+// Split training: SL, SFL and PiPar.
 //
-// Call order, per round r on every rank of the world communicator:
-//   clients: SplitClient::train_round(r), which ends by sending the client
-//            part's state and loading the aggregated state it receives back;
-//   server:  SplitServer::train_round(r), which serves every client's
-//            micro-batches in arrival order and aggregates with FedAvg, then
-//            SplitServer::send_global_model(r), which sends each client the
-//            aggregated client part.
-// Both sides use one Transport each, created over the same communicator.
-// With micro_batches = 1 the schedule is SplitFed (version 1).
+// The client runs blocks 1..cut, the server the rest. With N micro-batches
+// per batch the client forwards them back to back, uploading each as soon as
+// its forward ends, and runs each backward when its gradient arrives (PiPar);
+// with N = 1 this is SplitFed version 1 (SFL). In parallel mode the server
+// keeps one replica per client and serves micro-batches of all clients in
+// arrival order, then averages (FedAvg). In sequential mode (vanilla split
+// learning, SL) it keeps a single server model and serves one client at a
+// time, handing each client the client-side weights of the one before it.
 #pragma once
 
 #include <torch/torch.h>
 
-#include <memory>
 #include <vector>
 
-#include "pipar/dataset.hpp"
 #include "pipar/fedavg.hpp"
-#include "pipar/transport.hpp"
+#include "pipar/training.hpp"
 
 namespace pipar {
 
-struct SplitConfig {
-  int cut = 2;
-  int micro_batches = 4;
-  int batch_size = 100;
-  int local_epochs = 1;
-  double learning_rate = 0.01;
-  double momentum = 0.9;
-  std::uint64_t seed = 1;
-  int clients = 1;
-};
-
-// The optimizer-state policy of every scheme: SGD momentum buffers start
-// from zero in every round, because the weights they were built for were
-// replaced by the aggregate.
-constexpr const char* kOptimizerStatePolicy =
-    "SGD momentum buffers are reset at the start of every round, when the aggregated weights "
-    "are loaded";
-
-std::unique_ptr<torch::optim::SGD> make_optimizer(torch::nn::Module& module, const SplitConfig& config);
-
-// One client: blocks 1..cut of the model on its private shard.
-class SplitClient {
+class SplitClient : public ClientRole {
  public:
-  // `client` is 1..K, which is also its rank in the communicator.
+  // `client` is 1..K, which is also its rank in the transport's communicator.
   SplitClient(int client, torch::nn::Sequential client_part, TensorData shard,
-              const SplitConfig& config, Transport& transport);
+              const TrainingConfig& config, Transport& transport);
 
-  void train_round(int round);
-  const torch::nn::Sequential& part() const { return part_; }
+  void train_round(int round) override;
 
  private:
   void train_batch(int round, int batch, const torch::Tensor& indices);
-  void exchange_model(int round);
 
   int client_;
   torch::nn::Sequential part_;
   TensorData shard_;
-  SplitConfig config_;
+  TrainingConfig config_;
   Transport& transport_;
   std::unique_ptr<torch::optim::SGD> optimizer_;
 };
 
-// What the server measured in one round.
-struct ServerRoundStats {
-  double train_loss = 0.0;     // mean cross-entropy over the round's training samples
-  std::int64_t samples = 0;    // training samples processed
-  // The model after FedAvg, as the state of blocks 1..cut and of the rest.
-  FlatState client_part;
-  FlatState server_part;
-};
-
-// The server: one replica of blocks cut+1..L and one optimizer per client.
-class SplitServer {
+class SplitServer : public ServerRole {
  public:
-  SplitServer(std::vector<torch::nn::Sequential> replicas, const SplitConfig& config,
-              Transport& transport);
+  enum class Mode { kParallel, kSequential };
 
-  // Serves the round's micro-batches and aggregates; the clients wait for
-  // send_global_model(round, stats.client_part) before their next round.
-  ServerRoundStats train_round(int round);
-  void send_global_model(int round, const FlatState& client_part);
+  // `global_model` is the full model, which the server evaluates; its blocks
+  // 1..cut are what it sends the clients. `replicas` are server parts
+  // (blocks cut+1..L): one per client in parallel mode, one in sequential.
+  SplitServer(Mode mode, torch::nn::Sequential global_model, std::vector<torch::nn::Sequential> replicas,
+              const TrainingConfig& config, Transport& transport);
+
+  ServerRoundStats train_round(int round) override;
 
  private:
   struct ClientProgress {
@@ -92,14 +58,22 @@ class SplitServer {
     int processed = 0;
   };
 
+  void send_client_part(int round, int client, const FlatState& state);
+  // Serves activations until the client models of `clients` have arrived;
+  // returns them indexed by client - 1 (others are left empty).
+  std::vector<Message> serve_until_models(int round, const std::vector<int>& clients,
+                                          ServerRoundStats& stats);
   void serve_activation(const Message& message, ServerRoundStats& stats);
-  void aggregate(const std::vector<Message>& client_models, ServerRoundStats& stats);
+  torch::nn::Sequential& replica_for(int client);
 
-  std::vector<torch::nn::Sequential> replicas_;  // replicas_[c - 1] serves client c
-  SplitConfig config_;
+  Mode mode_;
+  torch::nn::Sequential global_client_;  // blocks 1..cut of the global model
+  torch::nn::Sequential global_server_;  // blocks cut+1..L of the global model
+  std::vector<torch::nn::Sequential> replicas_;
+  TrainingConfig config_;
   Transport& transport_;
-  std::vector<std::unique_ptr<torch::optim::SGD>> optimizers_;
-  std::vector<ClientProgress> progress_;
+  std::vector<std::unique_ptr<torch::optim::SGD>> optimizers_;  // one per replica
+  std::vector<ClientProgress> progress_;                         // one per client
 };
 
 }  // namespace pipar

@@ -36,6 +36,8 @@ class TrainRecorder {
                 const std::vector<std::pair<std::string, std::string>>& extra);
 
   void record_round(const RoundRecord& record);
+  // Stores the final aggregated model as flat state (see docs/results.md).
+  void record_model(const std::vector<double>& floating, const std::vector<std::int64_t>& integer);
   // Marks the run completed and stores its end time.
   void finish();
 

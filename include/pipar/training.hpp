@@ -1,0 +1,71 @@
+// Roles of the training schemes and what they share.
+//
+// Every scheme runs in rounds. At the start of round r the server sends each
+// client the model state to train from (kGlobalModel). The client trains on
+// its shard and returns its state (kClientModel). The server aggregates and
+// leaves the result in the global model, which it then evaluates. Call order on
+// every rank, for r = 0, 1, ...: the server calls ServerRole::train_round(r),
+// each client ClientRole::train_round(r). Each rank owns one Transport.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+
+#include "pipar/dataset.hpp"
+#include "pipar/fedavg.hpp"
+#include "pipar/transport.hpp"
+
+namespace pipar {
+
+struct TrainingConfig {
+  int cut = 2;
+  int micro_batches = 4;  // 1 for every scheme but PiPar
+  int batch_size = 100;
+  int local_epochs = 1;
+  double learning_rate = 0.01;
+  double momentum = 0.9;
+  std::uint64_t seed = 1;
+  int clients = 1;
+};
+
+// The optimizer-state policy of every scheme, stored in each results file.
+constexpr const char* kOptimizerStatePolicy =
+    "SGD momentum buffers start from zero at the start of every local training pass, on the "
+    "client and on the server side: every round for FL, SFL and PiPar, every client's turn "
+    "for SL, because the weights they were built for have been replaced";
+
+std::unique_ptr<torch::optim::SGD> make_optimizer(torch::nn::Module& module,
+                                                  const TrainingConfig& config);
+
+// Calls `train_batch(batch, indices)` for each batch of one round. Each local
+// epoch passes over 0..samples-1 in batches of batch_size (the last one may
+// be smaller), in an order seeded by the run's seed, the round, the epoch and
+// the client. `batch` counts from 0 across the round's epochs.
+void for_each_batch(std::int64_t samples, const TrainingConfig& config, int round, int client,
+                    const std::function<void(int, const torch::Tensor&)>& train_batch);
+
+// Receives the state to start round `round` from (kGlobalModel) and loads it
+// into `module`. Throws ProtocolError for any other message.
+void receive_global_model(Transport& transport, int round, torch::nn::Module& module);
+
+class ClientRole {
+ public:
+  virtual ~ClientRole() = default;
+  virtual void train_round(int round) = 0;
+};
+
+struct ServerRoundStats {
+  double train_loss = 0.0;   // mean cross-entropy over the round's training samples
+  std::int64_t samples = 0;  // training samples of the round, over all clients
+};
+
+class ServerRole {
+ public:
+  virtual ~ServerRole() = default;
+  // Runs round `round` and leaves the aggregated model in the global model.
+  virtual ServerRoundStats train_round(int round) = 0;
+};
+
+}  // namespace pipar

@@ -1,0 +1,49 @@
+// Code shared by the training schemes: the optimizer, the batch order and
+// the start of a client's round.
+#include "pipar/training.hpp"
+
+#include <numeric>
+
+#include "pipar/error.hpp"
+#include "pipar/partition.hpp"
+
+namespace pipar {
+
+std::unique_ptr<torch::optim::SGD> make_optimizer(torch::nn::Module& module,
+                                                  const TrainingConfig& config) {
+  return std::make_unique<torch::optim::SGD>(
+      module.parameters(),
+      torch::optim::SGDOptions(config.learning_rate).momentum(config.momentum));
+}
+
+void for_each_batch(std::int64_t samples, const TrainingConfig& config, int round, int client,
+                    const std::function<void(int, const torch::Tensor&)>& train_batch) {
+  int batch = 0;
+  for (int epoch = 0; epoch < config.local_epochs; ++epoch) {
+    std::vector<std::int64_t> order(static_cast<std::size_t>(samples));
+    std::iota(order.begin(), order.end(), 0);
+    const auto epoch_index = static_cast<std::uint64_t>(round) * config.local_epochs + epoch;
+    order = shuffled(std::move(order),
+                     mix_seed(config.seed, epoch_index, static_cast<std::uint64_t>(client)));
+    const torch::Tensor permutation = torch::tensor(order, torch::kInt64);
+
+    for (std::int64_t start = 0; start < samples; start += config.batch_size) {
+      const std::int64_t length = std::min<std::int64_t>(config.batch_size, samples - start);
+      train_batch(batch, permutation.narrow(0, start, length));
+      ++batch;
+    }
+  }
+}
+
+void receive_global_model(Transport& transport, int round, torch::nn::Module& module) {
+  Message message = transport.receive();
+  const MessageHeader& header = message.header;
+  if (header.kind != MessageKind::kGlobalModel || header.round != round ||
+      header.tensor_count != 2) {
+    throw ProtocolError("unexpected " + describe(header) + "; expected the global model of round " +
+                        std::to_string(round));
+  }
+  load_state(module, FlatState{message.tensors[0], message.tensors[1]});
+}
+
+}  // namespace pipar
