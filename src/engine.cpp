@@ -9,7 +9,10 @@
 #include <optional>
 #include <thread>
 
+#include "pipar/clock.hpp"
 #include "pipar/dataset.hpp"
+#include "pipar/events.hpp"
+#include "pipar/link.hpp"
 #include "pipar/error.hpp"
 #include "pipar/log.hpp"
 #include "pipar/model.hpp"
@@ -86,6 +89,12 @@ Evaluation evaluate(torch::nn::Sequential& model, const TensorData& test) {
   return Evaluation{loss_sum / samples, static_cast<double>(correct) / samples};
 }
 
+std::string clock_alignment_note() {
+  return "event and message times use rank 0's MPI_Wtime; every other rank adds an offset "
+         "measured at start-up from the fastest of 16 timestamp exchanges with rank 0 (0 when "
+         "MPI_WTIME_IS_GLOBAL is set)";
+}
+
 std::string format_duration(double seconds) {
   if (seconds < 120.0) return std::to_string(static_cast<int>(std::lround(seconds))) + " s";
   return std::to_string(static_cast<int>(std::lround(seconds / 60.0))) + " min";
@@ -115,10 +124,10 @@ bool is_federated(const TrainOptions& options) { return options.scheme == "fl"; 
 
 std::unique_ptr<ServerRole> make_server_role(const TrainOptions& options, const DatasetSpec& spec,
                                              torch::nn::Sequential global_model, int clients,
-                                             Transport& transport) {
+                                             const RoleContext& context) {
   const TrainingConfig config = training_config(options, clients);
   if (is_federated(options)) {
-    return std::make_unique<FederatedServer>(std::move(global_model), config, transport);
+    return std::make_unique<FederatedServer>(std::move(global_model), config, context);
   }
   const bool sequential = options.scheme == "sl";
   std::vector<torch::nn::Sequential> replicas;
@@ -128,7 +137,20 @@ std::unique_ptr<ServerRole> make_server_role(const TrainOptions& options, const 
   }
   return std::make_unique<SplitServer>(
       sequential ? SplitServer::Mode::kSequential : SplitServer::Mode::kParallel,
-      std::move(global_model), std::move(replicas), config, transport);
+      std::move(global_model), std::move(replicas), config, context);
+}
+
+// The emulated links of every client, from the link options and the trace.
+std::vector<LinkSettings> link_settings(const TrainOptions& options, int clients) {
+  std::vector<LinkSettings> links(static_cast<std::size_t>(clients));
+  for (int c = 1; c <= clients; ++c) {
+    LinkSettings& link = links[static_cast<std::size_t>(c - 1)];
+    link.uplink = BandwidthSchedule(TrainOptions::per_client(options.uplink_mbps, c, 0.0));
+    link.downlink = BandwidthSchedule(TrainOptions::per_client(options.downlink_mbps, c, 0.0));
+    link.latency_s = TrainOptions::per_client(options.latency_ms, c, 0.0) / 1000.0;
+  }
+  if (!options.bandwidth_trace.empty()) apply_bandwidth_trace(options.bandwidth_trace, links);
+  return links;
 }
 
 std::vector<double> to_doubles(const torch::Tensor& tensor) {
@@ -165,27 +187,42 @@ TensorData load_test_set(const TrainOptions& options, const DatasetSpec& spec) {
 }
 
 void run_client(const TrainOptions& options, const mpi::Communicator& world,
-                const DatasetSpec& spec, Transport& transport) {
+                const DatasetSpec& spec, const Clock& clock, int threads) {
   const int client = world.rank();
   const int clients = world.size() - 1;
+  EventLog events;
   std::optional<TensorData> shard;
+  Event loading{Resource::kClientCompute, client, EventKind::kLoadData};
+  loading.start = clock.now();
   run_and_agree(world, [&] { shard = load_client_shard(options, spec, client, clients); });
+  loading.end = clock.now();
+  events.add(loading);
+
+  TransportOptions transport_options;
+  transport_options.max_poll_interval_us = options.progress_poll_us;
+  transport_options.clock = clock;
+  Transport transport(world, transport_options);
+  const RoleContext context{transport, events, clock,
+                            TrainOptions::per_client(options.client_slowdown, client, 1.0),
+                            threads};
 
   const TrainingConfig config = training_config(options, clients);
   torch::nn::Sequential full = build_seeded_model(options, spec);
   std::unique_ptr<ClientRole> role;
   if (is_federated(options)) {
-    role = std::make_unique<FederatedClient>(client, full, std::move(*shard), config, transport);
+    role = std::make_unique<FederatedClient>(client, full, std::move(*shard), config, context);
   } else {
     role = std::make_unique<SplitClient>(
         client, slice_blocks(full, 0, static_cast<std::size_t>(options.cut)), std::move(*shard),
-        config, transport);
+        config, context);
   }
   world.barrier();
   for (int round = 0; round < options.rounds; ++round) {
     role->train_round(round);
     log::debug("finished round ", round);
   }
+  transport.wait_all_sends();
+  world.barrier();
 }
 
 std::string describe_run(const TrainOptions& options, const DatasetSpec& spec, int clients,
@@ -200,34 +237,81 @@ std::string describe_run(const TrainOptions& options, const DatasetSpec& spec, i
   return text;
 }
 
+// Receives every client's events of `round`, sent after its client model.
+std::vector<Event> receive_client_events(Transport& transport, int clients, int round) {
+  std::vector<Event> events;
+  for (int received = 0; received < clients; ++received) {
+    const Message message = transport.receive_control();
+    if (message.header.kind != MessageKind::kEvents || message.header.round != round ||
+        message.header.tensor_count != 1) {
+      throw ProtocolError("unexpected " + describe(message.header) + "; expected the events of round " +
+                          std::to_string(round));
+    }
+    const torch::Tensor& values = message.tensors[0];
+    const auto decoded = decode_events(values.data_ptr<double>(), static_cast<std::size_t>(values.numel()));
+    events.insert(events.end(), decoded.begin(), decoded.end());
+  }
+  return events;
+}
+
+void log_round(const TrainOptions& options, int round, const RoundRecord& record, double left) {
+  log::info("round ", round + 1, "/", options.rounds, ": train loss ", record.train_loss,
+            ", test accuracy ", std::round(record.test_accuracy * 10000.0) / 100.0,
+            "%, round time ", record.wall_time_s, " s (lower bound ", record.lower_bound_s,
+            " s, efficiency ", std::round(record.efficiency * 1000.0) / 1000.0, "), evaluation ",
+            record.eval_time_s, " s, time left about ", format_duration(left));
+}
+
 void run_server(const TrainOptions& options, const mpi::Communicator& world,
-                const DatasetSpec& spec, const RunInfo& run, int threads,
-                Transport& transport) {
+                const DatasetSpec& spec, const RunInfo& run, const Clock& clock, int threads) {
   const int clients = world.size() - 1;
   std::vector<std::string> thread_texts = world.all_gather(std::to_string(threads));
   std::vector<std::int64_t> threads_per_rank;
   for (const auto& text : thread_texts) threads_per_rank.push_back(std::stoll(text));
 
+  EventLog events;
   std::optional<TrainRecorder> recorder;
   std::optional<TensorData> test;
+  std::vector<LinkSettings> links;
+  Event loading{Resource::kServerCompute, 0, EventKind::kLoadData};
+  loading.start = clock.now();
   run_and_agree(world, [&] {
     recorder.emplace(options, run, threads_per_rank,
                      std::vector<std::pair<std::string, std::string>>{
                          {"libtorch_version", TORCH_VERSION},
-                         {"optimizer_state_policy", kOptimizerStatePolicy}});
+                         {"optimizer_state_policy", kOptimizerStatePolicy},
+                         {"clock_alignment", clock_alignment_note()}},
+                     resource_names(clients));
     test = load_test_set(options, spec);
+    if (options.emulates_links()) links = link_settings(options, clients);
   });
+  loading.end = clock.now();
+  events.add(loading);
+
+  // Trace times and bandwidth-trace times count from the start of training.
+  world.barrier();
+  const double origin = clock.now();
+  std::optional<NetworkEmulator> emulator;
+  if (options.emulates_links()) emulator.emplace(std::move(links), options.half_duplex, origin);
+
+  TransportOptions transport_options;
+  transport_options.max_poll_interval_us = options.progress_poll_us;
+  transport_options.clock = clock;
+  transport_options.emulator = emulator ? &*emulator : nullptr;
+  transport_options.link_events = &events;
+  Transport transport(world, transport_options);
+  const RoleContext context{transport, events, clock, /*slowdown=*/1.0, threads};
 
   torch::nn::Sequential global_model = build_seeded_model(options, spec);
   const std::unique_ptr<ServerRole> role =
-      make_server_role(options, spec, global_model, clients, transport);
+      make_server_role(options, spec, global_model, clients, context);
 
   // The clients wait for the next round's model while the server evaluates,
   // so evaluation may use every CPU this process can run on.
   const int eval_threads = std::max(threads, available_cpus());
 
-  world.barrier();
   log::info(describe_run(options, spec, clients, global_model->size()));
+  std::vector<Event> all_events;
   double elapsed = 0.0;
   for (int round = 0; round < options.rounds; ++round) {
     std::vector<std::int64_t> sent_before(static_cast<std::size_t>(clients));
@@ -237,21 +321,33 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
       received_before[static_cast<std::size_t>(c - 1)] = transport.bytes_received_from(c);
     }
 
-    const double start = MPI_Wtime();
+    const double start = clock.now();
     const ServerRoundStats stats = role->train_round(round);
-    const double trained = MPI_Wtime();
+    const double trained = clock.now();
+    std::vector<Event> round_events = events.take();
+    const std::vector<Event> client_events = receive_client_events(transport, clients, round);
+    round_events.insert(round_events.end(), client_events.begin(), client_events.end());
+    const RoundAnalysis analysis = analyze_round(round_events, clients, start, trained);
+
+    Event evaluation_event{Resource::kServerCompute, 0, EventKind::kEvaluate, round};
+    evaluation_event.start = clock.now();
     torch::set_num_threads(eval_threads);
     const Evaluation evaluation = evaluate(global_model, *test);
     torch::set_num_threads(threads);
-    const double evaluated = MPI_Wtime();
+    evaluation_event.end = clock.now();
+    round_events.push_back(evaluation_event);
 
     RoundRecord record;
     record.round = round;
     record.wall_time_s = trained - start;
-    record.eval_time_s = evaluated - trained;
+    record.eval_time_s = evaluation_event.end - evaluation_event.start;
     record.train_loss = stats.train_loss;
     record.test_loss = evaluation.loss;
     record.test_accuracy = evaluation.accuracy;
+    record.lower_bound_s = analysis.lower_bound_s;
+    record.efficiency = analysis.efficiency;
+    record.busy_s = analysis.busy_s;
+    record.idle_s = analysis.idle_s;
     for (int c = 1; c <= clients; ++c) {
       record.bytes_up.push_back(transport.bytes_received_from(c) -
                                 received_before[static_cast<std::size_t>(c - 1)]);
@@ -259,19 +355,22 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
                                   sent_before[static_cast<std::size_t>(c - 1)]);
     }
     recorder->record_round(record);
+    recorder->record_events(encode_events(round_events), origin);
+    if (!options.trace.empty()) all_events.insert(all_events.end(), round_events.begin(), round_events.end());
 
-    elapsed += evaluated - start;
-    const double left = elapsed / (round + 1) * (options.rounds - round - 1);
-    log::info("round ", round + 1, "/", options.rounds, ": train loss ", stats.train_loss,
-              ", test loss ", evaluation.loss, ", test accuracy ",
-              std::round(evaluation.accuracy * 10000.0) / 100.0, "%, round time ",
-              record.wall_time_s, " s, evaluation ", record.eval_time_s, " s, time left about ",
-              format_duration(left));
+    elapsed += evaluation_event.end - start;
+    log_round(options, round, record, elapsed / (round + 1) * (options.rounds - round - 1));
   }
   const FlatState final_state = flatten_state(*global_model);
   recorder->record_model(to_doubles(final_state.floating), to_int64s(final_state.integer));
   recorder->finish();
+  if (!options.trace.empty()) {
+    write_chrome_trace(options.trace, all_events, clients, origin);
+    log::info("trace written to ", options.trace);
+  }
   log::info("results written to ", options.output);
+  transport.wait_all_sends();
+  world.barrier();
 }
 
 }  // namespace
@@ -292,17 +391,13 @@ void run_train(const TrainOptions& options, const mpi::Communicator& world, cons
     if (!is_federated(options)) check_cut_point(options.model, options.cut, model->size());
   });
 
-  TransportOptions transport_options;
-  transport_options.max_poll_interval_us = options.progress_poll_us;
-  Transport transport(world, transport_options);
+  const Clock clock = synchronize_clock(world);
   if (world.rank() == kServerRank) {
-    run_server(options, world, spec, run, threads, transport);
+    run_server(options, world, spec, run, clock, threads);
   } else {
     world.all_gather(std::to_string(threads));
-    run_client(options, world, spec, transport);
+    run_client(options, world, spec, clock, threads);
   }
-  transport.wait_all_sends();
-  world.barrier();
 }
 
 }  // namespace pipar

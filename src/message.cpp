@@ -13,6 +13,8 @@ const char* to_string(MessageKind kind) {
       return "client model";
     case MessageKind::kGlobalModel:
       return "global model";
+    case MessageKind::kEvents:
+      return "events";
   }
   return "unknown";
 }

@@ -17,9 +17,42 @@ std::string to_text(const Value& value) {
   return stream.str();
 }
 
+std::string to_text(const std::vector<double>& values) {
+  std::string text;
+  for (std::size_t i = 0; i < values.size(); ++i) text += (i ? "," : "") + to_text(values[i]);
+  return text;
+}
+
+// Checks that a per-client list has 0, 1 or `clients` values, each valid.
+template <typename Valid>
+void check_per_client(const std::string& option, const std::vector<double>& values, int clients,
+                      Valid&& valid, const std::string& requirement) {
+  if (values.size() > 1 && static_cast<int>(values.size()) != clients) {
+    throw InputError(option + " has " + std::to_string(values.size()) + " values but there are " +
+                     std::to_string(clients) + " clients; give one value for all clients or one "
+                     "per client");
+  }
+  for (double value : values) {
+    if (!valid(value)) {
+      throw InputError("invalid " + option + " " + to_text(value) + "; " + requirement);
+    }
+  }
+}
+
 }  // namespace
 
 int TrainOptions::effective_micro_batches() const { return scheme == "pipar" ? micro_batches : 1; }
+
+bool TrainOptions::emulates_links() const {
+  return !uplink_mbps.empty() || !downlink_mbps.empty() || !latency_ms.empty() ||
+         !bandwidth_trace.empty() || half_duplex;
+}
+
+double TrainOptions::per_client(const std::vector<double>& values, int client, double fallback) {
+  if (values.empty()) return fallback;
+  if (values.size() == 1) return values[0];
+  return values.at(static_cast<std::size_t>(client - 1));
+}
 
 std::string TrainOptions::resolved_data_dir() const {
   return data_dir.empty() ? "/usr/share/datasets/" + dataset : data_dir;
@@ -43,6 +76,13 @@ std::vector<std::pair<std::string, std::string>> TrainOptions::to_key_values() c
       {"test_samples", to_text(test_samples)},
       {"output", output},
       {"threads", to_text(threads)},
+      {"uplink_mbps", to_text(uplink_mbps)},
+      {"downlink_mbps", to_text(downlink_mbps)},
+      {"latency_ms", to_text(latency_ms)},
+      {"half_duplex", half_duplex ? "true" : "false"},
+      {"bandwidth_trace", bandwidth_trace},
+      {"client_slowdown", to_text(client_slowdown)},
+      {"trace", trace},
       {"progress_poll_us", to_text(progress_poll_us)},
       {"log_level", log_level},
   };
@@ -99,6 +139,31 @@ void add_train_options(CLI::App& app, TrainOptions& options) {
                  "LibTorch intra-op threads per rank (0: the node's cores divided "
                  "among its ranks)")
       ->capture_default_str();
+  app.add_option("--uplink-mbps", options.uplink_mbps,
+                 "Emulated client-to-server bandwidth in Mbit/s: one value for all clients "
+                 "or one per client [default: unlimited]")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--downlink-mbps", options.downlink_mbps,
+                 "Emulated server-to-client bandwidth in Mbit/s, like --uplink-mbps")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--latency-ms", options.latency_ms,
+                 "Emulated one-way link latency in milliseconds, per client or for all [default: 0]")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_flag("--half-duplex", options.half_duplex,
+               "Emulated links carry one direction at a time [default: full duplex]");
+  app.add_option("--bandwidth-trace", options.bandwidth_trace,
+                 "CSV file of bandwidth changes: time_s,client,uplink_mbps,downlink_mbps, with "
+                 "time in seconds since training started and client 0 for all clients");
+  app.add_option("--client-slowdown", options.client_slowdown,
+                 "Device emulation: each client compute stage takes this many times its CPU time "
+                 "(>= 1), one value for all clients or one per client [default: 1]")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--trace", options.trace,
+                 "Write the run's events as Chrome trace JSON to this file (opens in Perfetto)");
   app.add_option("--progress-poll-us", options.progress_poll_us,
                  "Longest sleep, in microseconds, of the MPI progress thread while "
                  "no message moves")
@@ -166,6 +231,16 @@ void validate_train_options(const TrainOptions& options, int world_size) {
     throw InputError("invalid --progress-poll-us " + std::to_string(options.progress_poll_us) +
                      "; use 1 to 1000000 microseconds");
   }
+  const int clients = world_size - 1;
+  check_per_client("--uplink-mbps", options.uplink_mbps, clients,
+                   [](double value) { return value > 0.0; }, "use a positive bandwidth in Mbit/s");
+  check_per_client("--downlink-mbps", options.downlink_mbps, clients,
+                   [](double value) { return value > 0.0; }, "use a positive bandwidth in Mbit/s");
+  check_per_client("--latency-ms", options.latency_ms, clients,
+                   [](double value) { return value >= 0.0; }, "use a latency of 0 ms or more");
+  check_per_client("--client-slowdown", options.client_slowdown, clients,
+                   [](double value) { return value >= 1.0; },
+                   "use a factor of 1 or more (1: the client computes at this machine's speed)");
   if (options.output.empty()) {
     throw InputError("--output is empty; name an HDF5 file to write, for example run.h5");
   }

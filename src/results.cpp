@@ -303,7 +303,7 @@ struct ResultsFile::Impl {
   void create_table(const std::string& dataset, const ElementType& type, std::size_t columns);
   Handle open_table(const std::string& dataset, const ElementType& type, std::size_t columns);
   void append(const std::string& dataset, const ElementType& type, std::size_t columns,
-              const void* row);
+              std::size_t rows, const void* data);
 };
 
 // Returns what is at an absolute path. Each prefix is tested with H5Lexists
@@ -489,9 +489,10 @@ Handle ResultsFile::Impl::open_table(const std::string& dataset, const ElementTy
   return opened;
 }
 
-// Extends the table by one row and writes `row` into it.
+// Extends the table by `rows` rows and writes `data` (rows x columns,
+// row-major) into them.
 void ResultsFile::Impl::append(const std::string& dataset, const ElementType& type,
-                               std::size_t columns, const void* row) {
+                               std::size_t columns, std::size_t rows, const void* data) {
   if (columns == 0) {
     throw std::invalid_argument("cannot append an empty row to " + where(dataset));
   }
@@ -505,17 +506,17 @@ void ResultsFile::Impl::append(const std::string& dataset, const ElementType& ty
   check(H5Sget_simple_extent_dims(old_space.get(), dims, nullptr), "H5Sget_simple_extent_dims",
         where(dataset));
   const hsize_t row_index = dims[0];
-  dims[0] += 1;
+  dims[0] += rows;
   check(H5Dset_extent(table.get(), dims), "H5Dset_extent", where(dataset));
 
   const Handle file_space = checked(H5Dget_space(table.get()), H5Sclose, "H5Dget_space", where(dataset));
   const hsize_t start[2] = {row_index, 0};
-  const hsize_t count[2] = {1, static_cast<hsize_t>(columns)};
+  const hsize_t count[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(columns)};
   check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
         "H5Sselect_hyperslab", where(dataset));
   const Handle memory_space =
       checked(H5Screate_simple(2, count, nullptr), H5Sclose, "H5Screate_simple", where(dataset));
-  check(H5Dwrite(table.get(), type.memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, row),
+  check(H5Dwrite(table.get(), type.memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, data),
         "H5Dwrite", where(dataset));
   // Closing the dataset writes its cached chunk, so report a failure here.
   check(table.close(), "H5Dclose", where(dataset));
@@ -621,12 +622,25 @@ void ResultsFile::write_strings(const std::string& dataset, const std::vector<st
 
 void ResultsFile::append_row(const std::string& dataset, const std::vector<double>& row) {
   const SilentErrorStack silent;
-  impl().append(canonical_path(dataset), double_type(), row.size(), row.data());
+  impl().append(canonical_path(dataset), double_type(), row.size(), 1, row.data());
+}
+
+void ResultsFile::append_rows(const std::string& dataset, const std::vector<double>& values,
+                              std::size_t columns) {
+  if (columns == 0 || values.size() % columns != 0) {
+    throw std::invalid_argument("cannot append " + std::to_string(values.size()) +
+                                " values as rows of width " + std::to_string(columns) + " to " +
+                                dataset);
+  }
+  if (values.empty()) return;
+  const SilentErrorStack silent;
+  impl().append(canonical_path(dataset), double_type(), columns, values.size() / columns,
+                values.data());
 }
 
 void ResultsFile::append_row(const std::string& dataset, const std::vector<std::int64_t>& row) {
   const SilentErrorStack silent;
-  impl().append(canonical_path(dataset), int64_type(), row.size(), row.data());
+  impl().append(canonical_path(dataset), int64_type(), row.size(), 1, row.data());
 }
 
 void ResultsFile::write_vector(const std::string& dataset, const std::vector<double>& values) {

@@ -28,15 +28,15 @@ std::string shape_text(torch::IntArrayRef shape) {
 }  // namespace
 
 SplitClient::SplitClient(int client, torch::nn::Sequential client_part, TensorData shard,
-                         const TrainingConfig& config, Transport& transport)
+                         const TrainingConfig& config, RoleContext context)
     : client_(client),
       part_(std::move(client_part)),
       shard_(std::move(shard)),
       config_(config),
-      transport_(transport) {}
+      context_(context) {}
 
 void SplitClient::train_round(int round) {
-  receive_global_model(transport_, round, *part_);
+  receive_global_model(context_.transport, round, *part_);
   optimizer_ = make_optimizer(*part_, config_);
   part_->train();
   for_each_batch(shard_.size(), config_, round, client_,
@@ -48,7 +48,8 @@ void SplitClient::train_round(int round) {
   header.client = client_;
   header.round = round;
   header.samples = shard_.size();
-  transport_.send(kServerRank, header, {state.floating, state.integer});
+  context_.transport.send(kServerRank, header, {state.floating, state.integer});
+  send_events(context_, client_, round);
 }
 
 // Forwards all micro-batches back to back, posting each upload as soon as its
@@ -63,9 +64,19 @@ void SplitClient::train_batch(int round, int batch, const torch::Tensor& indices
   const auto image_chunks = images.tensor_split(count);
   const auto label_chunks = labels.tensor_split(count);
 
+  Event event;
+  event.resource = Resource::kClientCompute;
+  event.client = client_;
+  event.round = round;
+  event.batch = batch;
+
   std::vector<torch::Tensor> outputs(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) {
-    torch::Tensor output = part_->forward(image_chunks[static_cast<std::size_t>(i)]);
+    torch::Tensor output;
+    event.kind = EventKind::kForward;
+    event.micro_batch = i;
+    run_timed(context_, event,
+              [&] { output = part_->forward(image_chunks[static_cast<std::size_t>(i)]); });
     outputs[static_cast<std::size_t>(i)] = output;
 
     MessageHeader header;
@@ -76,13 +87,13 @@ void SplitClient::train_batch(int round, int batch, const torch::Tensor& indices
     header.micro_batch = i;
     header.micro_batch_count = count;
     header.batch_samples = batch_samples;
-    transport_.send(kServerRank, header,
-                    {output.detach().contiguous(),
-                     label_chunks[static_cast<std::size_t>(i)].contiguous()});
+    context_.transport.send(kServerRank, header,
+                            {output.detach().contiguous(),
+                             label_chunks[static_cast<std::size_t>(i)].contiguous()});
   }
 
   for (int remaining = count; remaining > 0; --remaining) {
-    Message message = transport_.receive();
+    Message message = context_.transport.receive();
     const MessageHeader& header = message.header;
     const bool matches = header.kind == MessageKind::kGradient && header.client == client_ &&
                          header.round == round && header.batch == batch &&
@@ -99,23 +110,29 @@ void SplitClient::train_batch(int round, int batch, const torch::Tensor& indices
                           " does not match activation of shape " + shape_text(output.sizes()) +
                           " in " + describe(header));
     }
-    output.backward(message.tensors[0]);
+    event.kind = EventKind::kBackward;
+    event.micro_batch = header.micro_batch;
+    run_timed(context_, event, [&] { output.backward(message.tensors[0]); });
     output = torch::Tensor();  // frees the micro-batch's graph
   }
-  optimizer_->step();
-  optimizer_->zero_grad();
+  event.kind = EventKind::kStep;
+  event.micro_batch = -1;
+  run_timed(context_, event, [&] {
+    optimizer_->step();
+    optimizer_->zero_grad();
+  });
 }
 
 SplitServer::SplitServer(Mode mode, torch::nn::Sequential global_model,
                          std::vector<torch::nn::Sequential> replicas,
-                         const TrainingConfig& config, Transport& transport)
+                         const TrainingConfig& config, RoleContext context)
     : mode_(mode),
       global_client_(slice_blocks(global_model, 0, static_cast<std::size_t>(config.cut))),
       global_server_(slice_blocks(global_model, static_cast<std::size_t>(config.cut),
                                   global_model->size())),
       replicas_(std::move(replicas)),
       config_(config),
-      transport_(transport),
+      context_(context),
       optimizers_(replicas_.size()),
       progress_(static_cast<std::size_t>(config.clients)) {
   const std::size_t expected = mode_ == Mode::kParallel ? progress_.size() : 1;
@@ -158,6 +175,10 @@ ServerRoundStats SplitServer::train_round(int round) {
       clients.push_back(client);
     }
     std::vector<Message> models = serve_until_models(round, clients, stats);
+    Event aggregation;
+    aggregation.kind = EventKind::kAggregate;
+    aggregation.round = round;
+    aggregation.start = context_.clock.now();
 
     // FedAvg over the full models, each the client's part joined with its
     // replica, weighted by the clients' sample counts.
@@ -174,6 +195,8 @@ ServerRoundStats SplitServer::train_round(int round) {
                     client_state.integer.numel());
     load_state(*global_client_, client_part);
     load_state(*global_server_, server_part);
+    aggregation.end = context_.clock.now();
+    context_.events.add(aggregation);
   }
   stats.train_loss = stats.samples > 0 ? stats.train_loss / static_cast<double>(stats.samples) : 0.0;
   return stats;
@@ -184,7 +207,7 @@ void SplitServer::send_client_part(int round, int client, const FlatState& state
   header.kind = MessageKind::kGlobalModel;
   header.client = client;
   header.round = round;
-  transport_.send(client, header, {state.floating, state.integer});
+  context_.transport.send(client, header, {state.floating, state.integer});
 }
 
 std::vector<Message> SplitServer::serve_until_models(int round, const std::vector<int>& clients,
@@ -195,7 +218,7 @@ std::vector<Message> SplitServer::serve_until_models(int round, const std::vecto
 
   std::size_t received = 0;
   while (received < clients.size()) {
-    Message message = transport_.receive();
+    Message message = context_.transport.receive();
     const MessageHeader& header = message.header;
     const bool from_expected_client =
         header.client >= 1 && header.client <= static_cast<int>(progress_.size()) &&
@@ -247,23 +270,41 @@ void SplitServer::serve_activation(const Message& message, ServerRoundStats& sta
   torch::nn::Sequential& replica = replica_for(header.client);
   torch::Tensor activation = message.tensors[0].requires_grad_(true);
   const torch::Tensor& labels = message.tensors[1];
-  torch::Tensor logits = replica->forward(activation);
-  torch::Tensor loss_sum = torch::nn::functional::cross_entropy(
-      logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
-  (loss_sum / static_cast<double>(header.batch_samples)).backward();
+  Event event;
+  event.resource = Resource::kServerCompute;
+  event.client = header.client;
+  event.round = header.round;
+  event.batch = header.batch;
+  event.micro_batch = header.micro_batch;
+
+  torch::Tensor loss_sum;
+  event.kind = EventKind::kForward;
+  run_timed(context_, event, [&] {
+    loss_sum = torch::nn::functional::cross_entropy(
+        replica->forward(activation), labels,
+        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+  });
+  event.kind = EventKind::kBackward;
+  run_timed(context_, event,
+            [&] { (loss_sum / static_cast<double>(header.batch_samples)).backward(); });
 
   MessageHeader reply = header;
   reply.kind = MessageKind::kGradient;
-  transport_.send(header.client, reply, {activation.grad().contiguous()});
+  context_.transport.send(header.client, reply, {activation.grad().contiguous()});
 
   stats.train_loss += loss_sum.item<double>();
   stats.samples += labels.size(0);
   progress.seen[static_cast<std::size_t>(header.micro_batch)] = true;
   progress.processed += 1;
   if (progress.processed == progress.micro_batch_count) {
-    auto& optimizer = optimizers_[mode_ == Mode::kParallel ? static_cast<std::size_t>(header.client - 1) : 0];
-    optimizer->step();
-    optimizer->zero_grad();
+    auto& optimizer =
+        optimizers_[mode_ == Mode::kParallel ? static_cast<std::size_t>(header.client - 1) : 0];
+    event.kind = EventKind::kStep;
+    event.micro_batch = -1;
+    run_timed(context_, event, [&] {
+      optimizer->step();
+      optimizer->zero_grad();
+    });
   }
 }
 

@@ -3,6 +3,8 @@
 
 #include <ctime>
 
+#include "pipar/events.hpp"
+
 namespace pipar {
 namespace {
 
@@ -45,8 +47,12 @@ void append_scalar(ResultsFile& file, const std::string& dataset, double value) 
 
 TrainRecorder::TrainRecorder(const TrainOptions& options, const RunInfo& run,
                              const std::vector<std::int64_t>& threads_per_rank,
-                             const std::vector<std::pair<std::string, std::string>>& extra)
+                             const std::vector<std::pair<std::string, std::string>>& extra,
+                             const std::vector<std::string>& resources)
     : file_(options.output, ResultsFile::Mode::kCreate) {
+  for (std::size_t i = 0; i < resources.size(); ++i) {
+    resources_ += (i ? ", " : "") + resources[i];
+  }
   write_metadata(file_, options, run, threads_per_rank, extra);
   file_.flush();
 }
@@ -60,12 +66,34 @@ void TrainRecorder::record_round(const RoundRecord& record) {
   append_scalar(file_, "/rounds/test_accuracy", record.test_accuracy);
   file_.append_row("/rounds/bytes_up", record.bytes_up);
   file_.append_row("/rounds/bytes_down", record.bytes_down);
+  append_scalar(file_, "/rounds/lower_bound_s", record.lower_bound_s);
+  append_scalar(file_, "/rounds/efficiency", record.efficiency);
+  file_.append_row("/rounds/busy_s", record.busy_s);
+  file_.append_row("/rounds/idle_s", record.idle_s);
   if (record.round == 0) {
     file_.set_attribute("/rounds/wall_time_s", "units", std::string("s"));
     file_.set_attribute("/rounds/eval_time_s", "units", std::string("s"));
     file_.set_attribute("/rounds/test_accuracy", "units", std::string("fraction"));
     file_.set_attribute("/rounds/bytes_up", "units", std::string("bytes, one column per client"));
     file_.set_attribute("/rounds/bytes_down", "units", std::string("bytes, one column per client"));
+    file_.set_attribute("/rounds/lower_bound_s", "units", std::string("s"));
+    file_.set_attribute("/rounds/busy_s", "units", std::string("s"));
+    file_.set_attribute("/rounds/idle_s", "units", std::string("s"));
+    file_.set_attribute("/rounds/busy_s", "columns", resources_);
+    file_.set_attribute("/rounds/idle_s", "columns", resources_);
+  }
+  file_.flush();
+}
+
+void TrainRecorder::record_events(const std::vector<double>& encoded, double origin) {
+  if (encoded.empty()) return;
+  if (!file_.exists("/events")) {
+    file_.append_rows("/events", encoded, kEventFields);
+    file_.set_attribute("/events", "columns",
+                        std::string("resource, client, kind, round, batch, micro_batch, start_s, end_s"));
+    file_.set_attribute("/events", "origin_s", origin);
+  } else {
+    file_.append_rows("/events", encoded, kEventFields);
   }
   file_.flush();
 }

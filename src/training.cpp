@@ -2,12 +2,29 @@
 // the start of a client's round.
 #include "pipar/training.hpp"
 
+#include <ctime>
 #include <numeric>
 
 #include "pipar/error.hpp"
 #include "pipar/partition.hpp"
 
 namespace pipar {
+
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+void send_events(const RoleContext& context, int client, int round) {
+  const std::vector<double> values = encode_events(context.events.take());
+  MessageHeader header;
+  header.kind = MessageKind::kEvents;
+  header.client = client;
+  header.round = round;
+  torch::Tensor tensor = torch::tensor(values, torch::kFloat64);
+  context.transport.send(/*destination=*/0, header, {tensor});
+}
 
 std::unique_ptr<torch::optim::SGD> make_optimizer(torch::nn::Module& module,
                                                   const TrainingConfig& config) {

@@ -86,6 +86,7 @@ torch::ScalarType scalar_type(WireType type) {
 struct Transport::Incoming {
   Message message;
   int outstanding = 0;
+  std::int64_t bytes = 0;
 };
 
 Transport::Transport(const mpi::Communicator& comm, TransportOptions options)
@@ -148,15 +149,27 @@ std::shared_ptr<const SendRequest> Transport::send(int destination, MessageHeade
   auto request = std::make_shared<SendRequest>();
   header.magic = kMessageMagic;
   header.tensor_count = static_cast<std::int32_t>(tensors.size());
+  header.arrival_time = 0.0;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     header.tensors[i] = check_and_describe(tensors[i], i);
   }
-  header.send_time = MPI_Wtime();
-  request->header_ = header;
-  request->tensors_ = std::move(tensors);
+  std::int64_t bytes = sizeof(MessageHeader);
+  for (const auto& tensor : tensors) bytes += static_cast<std::int64_t>(tensor.nbytes());
 
   std::lock_guard<std::mutex> lock(mutex_);
-  std::int64_t bytes = sizeof(MessageHeader);
+  header.send_time = options_.clock.now();
+  const bool training = is_training_traffic(header.kind);
+  if (training && options_.emulator != nullptr) {
+    const Transmission transmission =
+        options_.emulator->transmit(destination, Direction::kDownlink, header.send_time, bytes);
+    header.arrival_time = transmission.arrival;
+    record_link_event(Resource::kDownlink, destination, header, transmission.start,
+                      transmission.end);
+  }
+  request->header_ = header;
+  request->destination_ = destination;
+  request->tensors_ = std::move(tensors);
+
   MPI_Request mpi_request = MPI_REQUEST_NULL;
   mpi::check(MPI_Isend(&request->header_, sizeof(MessageHeader), MPI_BYTE, destination,
                        kHeaderTag, comm_, &mpi_request),
@@ -173,18 +186,31 @@ std::shared_ptr<const SendRequest> Transport::send(int destination, MessageHeade
     requests_.push_back(mpi_request);
     slots_.push_back(Slot{request, nullptr});
     request->outstanding_ += 1;
-    bytes += static_cast<std::int64_t>(tensor.nbytes());
   }
-  bytes_sent_.at(static_cast<std::size_t>(destination)) += bytes;
+  if (training) bytes_sent_.at(static_cast<std::size_t>(destination)) += bytes;
   pending_sends_ += 1;
   wake_requested_ = true;
   wake_.notify_one();
   return request;
 }
 
-Message Transport::receive() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (inbox_.empty()) {
+void Transport::record_link_event(Resource resource, int client, const MessageHeader& header,
+                                  double start, double end) {
+  if (options_.link_events == nullptr) return;
+  Event event;
+  event.resource = resource;
+  event.client = client;
+  event.kind = resource == Resource::kUplink ? EventKind::kUpload : EventKind::kDownload;
+  event.round = header.round;
+  event.batch = header.batch;
+  event.micro_batch = header.micro_batch;
+  event.start = start;
+  event.end = end;
+  options_.link_events->add(event);
+}
+
+Message Transport::pop_locked(std::deque<Message>& queue, std::unique_lock<std::mutex>& lock) {
+  while (queue.empty()) {
     if (thread_.joinable()) {
       inbox_ready_.wait(lock);
     } else if (!poll_locked()) {
@@ -193,9 +219,19 @@ Message Transport::receive() {
       lock.lock();
     }
   }
-  Message message = std::move(inbox_.front());
-  inbox_.pop_front();
+  Message message = std::move(queue.front());
+  queue.pop_front();
   return message;
+}
+
+Message Transport::receive() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return pop_locked(inbox_, lock);
+}
+
+Message Transport::receive_control() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return pop_locked(control_inbox_, lock);
 }
 
 std::optional<Message> Transport::try_receive() {
@@ -251,7 +287,56 @@ std::int64_t Transport::bytes_received_from(int rank) const {
 bool Transport::poll_locked() {
   const bool received = receive_headers_locked();
   const bool completed = test_requests_locked();
-  return received || completed;
+  const bool released = release_due_locked();
+  return received || completed || released;
+}
+
+// Moves held messages whose emulated arrival time has come to the inbox.
+bool Transport::release_due_locked() {
+  if (held_.empty()) return false;
+  const double now = options_.clock.now();
+  bool released = false;
+  while (!held_.empty() && held_.begin()->first <= now) {
+    inbox_.push_back(std::move(held_.begin()->second));
+    held_.erase(held_.begin());
+    released = true;
+  }
+  if (released) inbox_ready_.notify_all();
+  return released;
+}
+
+// Routes a completely received message: control messages to their own
+// queue; training messages through the emulated uplink (on the server) or
+// held until the arrival time the sender's emulator set (on a client).
+void Transport::deliver_locked(Message message, std::int64_t bytes) {
+  const double now = options_.clock.now();
+  message.completion_time = now;
+  message.bytes = bytes;
+  const MessageHeader& header = message.header;
+  if (!is_training_traffic(header.kind)) {
+    control_inbox_.push_back(std::move(message));
+    inbox_ready_.notify_all();
+    return;
+  }
+  bytes_received_.at(static_cast<std::size_t>(message.source)) += bytes;
+
+  double release = std::max(now, header.arrival_time);
+  if (options_.emulator != nullptr) {
+    const Transmission transmission =
+        options_.emulator->transmit(message.source, Direction::kUplink, header.send_time, bytes);
+    record_link_event(Resource::kUplink, message.source, header, transmission.start,
+                      transmission.end);
+    release = std::max(now, transmission.arrival);
+  } else {
+    record_link_event(Resource::kUplink, message.source, header, header.send_time, now);
+  }
+  if (release > now) {
+    held_.emplace(release, std::move(message));
+    wake_requested_ = true;
+    return;
+  }
+  inbox_.push_back(std::move(message));
+  inbox_ready_.notify_all();
 }
 
 // Matches every header that has arrived and posts the receives of its
@@ -296,12 +381,8 @@ bool Transport::receive_headers_locked() {
       incoming->outstanding += 1;
       bytes += static_cast<std::int64_t>(tensor.nbytes());
     }
-    bytes_received_.at(static_cast<std::size_t>(message.source)) += bytes;
-    if (incoming->outstanding == 0) {
-      message.completion_time = MPI_Wtime();
-      inbox_.push_back(std::move(message));
-      inbox_ready_.notify_all();
-    }
+    incoming->bytes = bytes;
+    if (incoming->outstanding == 0) deliver_locked(std::move(message), bytes);
   }
 }
 
@@ -314,7 +395,7 @@ bool Transport::test_requests_locked() {
              "MPI_Testsome");
   if (completed == MPI_UNDEFINED || completed == 0) return false;
 
-  const double now = MPI_Wtime();
+  const double now = options_.clock.now();
   for (int i = 0; i < completed; ++i) {
     complete_slot_locked(slots_[static_cast<std::size_t>(indices[static_cast<std::size_t>(i)])], now);
   }
@@ -337,6 +418,10 @@ void Transport::complete_slot_locked(const Slot& slot, double now) {
     if (--request.outstanding_ > 0) return;
     request.completion_time_ = now;
     request.tensors_.clear();
+    if (options_.emulator == nullptr && is_training_traffic(request.header_.kind)) {
+      record_link_event(Resource::kDownlink, request.destination_, request.header_,
+                        request.header_.send_time, now);
+    }
     request.done_.store(true, std::memory_order_release);
     pending_sends_ -= 1;
     send_done_.notify_all();
@@ -344,9 +429,7 @@ void Transport::complete_slot_locked(const Slot& slot, double now) {
   }
   Incoming& incoming = *slot.incoming;
   if (--incoming.outstanding > 0) return;
-  incoming.message.completion_time = now;
-  inbox_.push_back(std::move(incoming.message));
-  inbox_ready_.notify_all();
+  deliver_locked(std::move(incoming.message), incoming.bytes);
 }
 
 void Transport::run_progress_thread() {
@@ -362,8 +445,14 @@ void Transport::run_progress_thread() {
     }
     interval_us = active ? kMinPollIntervalUs
                          : std::min(interval_us * 2, options_.max_poll_interval_us);
-    wake_.wait_for(lock, std::chrono::microseconds(interval_us),
-                   [this] { return wake_requested_ || stopping_; });
+    auto sleep = std::chrono::microseconds(interval_us);
+    if (!held_.empty()) {
+      // Wake for the next emulated arrival rather than up to a poll late.
+      const double until_next = held_.begin()->first - options_.clock.now();
+      sleep = std::min(sleep, std::chrono::microseconds(std::max<std::int64_t>(
+                                  0, static_cast<std::int64_t>(until_next * 1e6))));
+    }
+    wake_.wait_for(lock, sleep, [this] { return wake_requested_ || stopping_; });
     wake_requested_ = false;
   }
 }

@@ -123,8 +123,10 @@ TEST(SplitServer, MicroBatchesOutOfOrderUnequalSizes) {
     std::vector<torch::nn::Sequential> replicas;
     auto replica_model = seeded_model();
     replicas.push_back(pipar::slice_blocks(replica_model, kCut, replica_model->size()));
+    pipar::EventLog events;
+    const pipar::RoleContext context{transport, events, pipar::Clock(), 1.0, 1};
     pipar::SplitServer server(pipar::SplitServer::Mode::kParallel, model, std::move(replicas),
-                              server_config(), transport);
+                              server_config(), context);
     const pipar::ServerRoundStats stats = server.train_round(0);
 
     MPI_Recv(expected.data(), static_cast<int>(expected.size()), MPI_DOUBLE, 1, 7, MPI_COMM_WORLD,

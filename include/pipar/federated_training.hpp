@@ -13,7 +13,7 @@ class FederatedClient : public ClientRole {
  public:
   // `client` is 1..K, its rank in the transport's communicator.
   FederatedClient(int client, torch::nn::Sequential model, TensorData shard,
-                  const TrainingConfig& config, Transport& transport);
+                  const TrainingConfig& config, RoleContext context);
 
   void train_round(int round) override;
 
@@ -22,21 +22,21 @@ class FederatedClient : public ClientRole {
   torch::nn::Sequential model_;
   TensorData shard_;
   TrainingConfig config_;
-  Transport& transport_;
+  RoleContext context_;
 };
 
 class FederatedServer : public ServerRole {
  public:
   // `global_model` is the model the server sends, averages into and evaluates.
   FederatedServer(torch::nn::Sequential global_model, const TrainingConfig& config,
-                  Transport& transport);
+                  RoleContext context);
 
   ServerRoundStats train_round(int round) override;
 
  private:
   torch::nn::Sequential global_model_;
   TrainingConfig config_;
-  Transport& transport_;
+  RoleContext context_;
 };
 
 }  // namespace pipar

@@ -12,7 +12,12 @@ enum class MessageKind : std::int32_t {
   kGradient = 2,     // server -> client: gradient of the loss w.r.t. those activations
   kClientModel = 3,  // client -> server: the client's model state after its local training
   kGlobalModel = 4,  // server -> client: the model state to start local training from
+  kEvents = 5,       // client -> server: a round's timed events; control, not training traffic
 };
+
+// Training traffic crosses the emulated links and counts in the byte totals;
+// control messages do neither.
+inline bool is_training_traffic(MessageKind kind) { return kind != MessageKind::kEvents; }
 
 const char* to_string(MessageKind kind);
 
@@ -51,7 +56,8 @@ struct MessageHeader {
   std::int64_t samples = 0;        // FedAvg weight of a client model: its shard size
   std::int64_t trained_samples = 0;  // samples a client trained on, with loss_sum
   double loss_sum = 0.0;             // summed training loss a client computed itself (FL)
-  double send_time = 0.0;          // MPI_Wtime on the sender when the send was posted
+  double send_time = 0.0;     // shared clock (clock.hpp) when the send was posted
+  double arrival_time = 0.0;  // emulated arrival on the shared clock; 0 without emulation
   TensorSpec tensors[kMaxMessageTensors];
 };
 

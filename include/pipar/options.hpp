@@ -33,11 +33,28 @@ struct TrainOptions {
   std::int64_t test_samples = 0;        // 0: the whole test set
   std::string output = "pipar-train.h5";
   int threads = 0;  // 0: divide the node's cores among its ranks
+
+  // Emulated edge: each list has one value for every client or one per
+  // client. An empty bandwidth list means unlimited bandwidth.
+  std::vector<double> uplink_mbps;
+  std::vector<double> downlink_mbps;
+  std::vector<double> latency_ms;
+  bool half_duplex = false;
+  std::string bandwidth_trace;
+  std::vector<double> client_slowdown;  // empty: 1, no device emulation
+  std::string trace;                    // Chrome trace JSON to write, or empty
   int progress_poll_us = 200;
   std::string log_level = "info";
 
   // The micro-batch count the scheme trains with: 1 for all but PiPar.
   int effective_micro_batches() const;
+
+  // True when any link option is set, so messages cross emulated links.
+  bool emulates_links() const;
+
+  // The value of a per-client list for client 1..K: its own entry, the
+  // single shared entry, or `fallback` for an empty list.
+  static double per_client(const std::vector<double>& values, int client, double fallback);
 
   // The data folder after applying the default.
   std::string resolved_data_dir() const;

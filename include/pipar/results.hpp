@@ -97,6 +97,10 @@ class ResultsFile {
   // a dataset at that path that is not an extendible 2-D table.
   void append_row(const std::string& dataset, const std::vector<double>& row);
   void append_row(const std::string& dataset, const std::vector<std::int64_t>& row);
+  // Appends values.size() / columns rows at once (row-major), creating the
+  // table on first use; nothing happens for no values.
+  void append_rows(const std::string& dataset, const std::vector<double>& values,
+                   std::size_t columns);
 
   // Writes a whole 1-D dataset. An existing dataset at that path is replaced.
   // NOTE: HDF5 does not reuse the space of a replaced dataset, so the file

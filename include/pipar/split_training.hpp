@@ -23,7 +23,7 @@ class SplitClient : public ClientRole {
  public:
   // `client` is 1..K, which is also its rank in the transport's communicator.
   SplitClient(int client, torch::nn::Sequential client_part, TensorData shard,
-              const TrainingConfig& config, Transport& transport);
+              const TrainingConfig& config, RoleContext context);
 
   void train_round(int round) override;
 
@@ -34,7 +34,7 @@ class SplitClient : public ClientRole {
   torch::nn::Sequential part_;
   TensorData shard_;
   TrainingConfig config_;
-  Transport& transport_;
+  RoleContext context_;
   std::unique_ptr<torch::optim::SGD> optimizer_;
 };
 
@@ -45,8 +45,9 @@ class SplitServer : public ServerRole {
   // `global_model` is the full model, which the server evaluates; its blocks
   // 1..cut are what it sends the clients. `replicas` are server parts
   // (blocks cut+1..L): one per client in parallel mode, one in sequential.
-  SplitServer(Mode mode, torch::nn::Sequential global_model, std::vector<torch::nn::Sequential> replicas,
-              const TrainingConfig& config, Transport& transport);
+  SplitServer(Mode mode, torch::nn::Sequential global_model,
+              std::vector<torch::nn::Sequential> replicas, const TrainingConfig& config,
+              RoleContext context);
 
   ServerRoundStats train_round(int round) override;
 
@@ -71,7 +72,7 @@ class SplitServer : public ServerRole {
   torch::nn::Sequential global_server_;  // blocks cut+1..L of the global model
   std::vector<torch::nn::Sequential> replicas_;
   TrainingConfig config_;
-  Transport& transport_;
+  RoleContext context_;
   std::vector<std::unique_ptr<torch::optim::SGD>> optimizers_;  // one per replica
   std::vector<ClientProgress> progress_;                         // one per client
 };

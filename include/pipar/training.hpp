@@ -10,10 +10,14 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
 #include <functional>
+#include <thread>
 #include <memory>
 
+#include "pipar/clock.hpp"
 #include "pipar/dataset.hpp"
+#include "pipar/events.hpp"
 #include "pipar/fedavg.hpp"
 #include "pipar/transport.hpp"
 
@@ -35,6 +39,41 @@ constexpr const char* kOptimizerStatePolicy =
     "SGD momentum buffers start from zero at the start of every local training pass, on the "
     "client and on the server side: every round for FL, SFL and PiPar, every client's turn "
     "for SL, because the weights they were built for have been replaced";
+
+// What every role works with besides its model and data.
+struct RoleContext {
+  Transport& transport;
+  EventLog& events;
+  Clock clock;
+  // Device emulation: each compute stage of this rank takes `slowdown` times
+  // its CPU time divided by `threads` (1: no emulation). The rank sleeps for
+  // the extra time, so it spends no CPU while it waits.
+  double slowdown = 1.0;
+  int threads = 1;
+};
+
+// CPU time of this process in seconds, over all its threads.
+double process_cpu_seconds();
+
+// Runs `work` and records it as `event`, stretched to the emulated duration
+// when the context emulates a slower device.
+template <typename Work>
+void run_timed(const RoleContext& context, Event event, Work&& work) {
+  event.start = context.clock.now();
+  const double cpu_start = context.slowdown > 1.0 ? process_cpu_seconds() : 0.0;
+  work();
+  if (context.slowdown > 1.0) {
+    const double cpu = (process_cpu_seconds() - cpu_start) / context.threads;
+    const double remaining = event.start + context.slowdown * cpu - context.clock.now();
+    if (remaining > 0.0) std::this_thread::sleep_for(std::chrono::duration<double>(remaining));
+  }
+  event.end = context.clock.now();
+  context.events.add(event);
+}
+
+// Sends the events this rank recorded since the last call to the server, as
+// one control message of round `round`.
+void send_events(const RoleContext& context, int client, int round);
 
 std::unique_ptr<torch::optim::SGD> make_optimizer(torch::nn::Module& module,
                                                   const TrainingConfig& config);

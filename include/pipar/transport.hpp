@@ -24,12 +24,16 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
+#include "pipar/clock.hpp"
+#include "pipar/events.hpp"
+#include "pipar/link.hpp"
 #include "pipar/message.hpp"
 #include "pipar/mpi.hpp"
 
@@ -44,6 +48,14 @@ struct TransportOptions {
   bool progress_thread = true;
   // How long the destructor waits for outstanding requests before aborting.
   double drain_timeout_s = 120.0;
+  // The clock of send and arrival times and of link events.
+  Clock clock;
+  // Set on the server only: every training message to or from a client then
+  // crosses that client's emulated link, and is released to the receiver at
+  // its emulated arrival time. The emulator must outlive the Transport.
+  NetworkEmulator* emulator = nullptr;
+  // Where the server records link events (uploads and downloads), or null.
+  EventLog* link_events = nullptr;
 };
 
 // A posted send: owns the header and the tensors until MPI reports that all
@@ -51,13 +63,14 @@ struct TransportOptions {
 class SendRequest {
  public:
   bool done() const { return done_.load(std::memory_order_acquire); }
-  // MPI_Wtime at which the progress thread saw the last request complete.
+  // Shared-clock time at which the progress thread saw the last request complete.
   double completion_time() const { return completion_time_; }
   double post_time() const { return header_.send_time; }
 
  private:
   friend class Transport;
   MessageHeader header_;
+  int destination_ = -1;
   std::vector<torch::Tensor> tensors_;
   int outstanding_ = 0;
   double completion_time_ = 0.0;
@@ -68,7 +81,8 @@ struct Message {
   int source = -1;
   MessageHeader header;
   std::vector<torch::Tensor> tensors;
-  double completion_time = 0.0;  // MPI_Wtime when the last tensor arrived
+  double completion_time = 0.0;  // shared clock when the last tensor arrived
+  std::int64_t bytes = 0;        // header and tensors
 };
 
 class Transport {
@@ -85,9 +99,12 @@ class Transport {
   std::shared_ptr<const SendRequest> send(int destination, MessageHeader header,
                                           std::vector<torch::Tensor> tensors);
 
-  // Blocks until a message has completely arrived and returns the oldest.
+  // Blocks until a training message has arrived (and, with emulated links,
+  // reached its arrival time) and returns the oldest.
   Message receive();
   std::optional<Message> try_receive();
+  // Blocks until a control message (kEvents) has arrived and returns it.
+  Message receive_control();
 
   void wait(const SendRequest& request);
   void wait_all_sends();
@@ -110,7 +127,12 @@ class Transport {
   bool poll_locked();
   bool receive_headers_locked();
   bool test_requests_locked();
+  bool release_due_locked();
   void complete_slot_locked(const Slot& slot, double now);
+  void deliver_locked(Message message, std::int64_t bytes);
+  Message pop_locked(std::deque<Message>& queue, std::unique_lock<std::mutex>& lock);
+  void record_link_event(Resource resource, int client, const MessageHeader& header, double start,
+                         double end);
   void run_progress_thread();
   void drain();
 
@@ -127,6 +149,8 @@ class Transport {
   std::vector<MPI_Request> requests_;
   std::vector<Slot> slots_;  // slots_[i] owns requests_[i]
   std::deque<Message> inbox_;
+  std::deque<Message> control_inbox_;
+  std::multimap<double, Message> held_;  // by emulated arrival time
   int pending_sends_ = 0;
   std::vector<std::int64_t> bytes_sent_;
   std::vector<std::int64_t> bytes_received_;
