@@ -13,7 +13,8 @@ REQUIRED_ATTRIBUTES = [
 ]
 REQUIRED_OPTIONS = ["scheme", "model", "dataset", "cut", "micro_batches", "batch_size",
                     "rounds", "learning_rate", "momentum", "seed", "threads"]
-PER_ROUND = ["round", "wall_time_s", "eval_time_s", "train_loss", "test_loss", "test_accuracy"]
+PER_ROUND = ["round", "wall_time_s", "eval_time_s", "train_loss", "test_loss", "test_accuracy",
+             "lower_bound_s", "efficiency"]
 
 
 def check(path, rounds, min_accuracy):
@@ -42,6 +43,15 @@ def check(path, rounds, min_accuracy):
                 problems.append(f"/rounds/{name} has shape {table.shape}, expected ({rounds}, {clients})")
             elif (table <= 0).any():
                 problems.append(f"/rounds/{name} has a client that sent no bytes: {table.tolist()}")
+        for name in ["busy_s", "idle_s"]:
+            table = results[f"rounds/{name}"][()]
+            if table.shape != (rounds, 1 + 3 * clients):
+                problems.append(f"/rounds/{name} has shape {table.shape}, expected ({rounds}, {1 + 3 * clients})")
+        efficiency = results["rounds/efficiency"][()]
+        if ((efficiency <= 0) | (efficiency > 1.0 + 1e-9)).any():
+            problems.append(f"efficiency outside (0, 1]: {efficiency.ravel().tolist()}")
+        if results["events"].shape[1] != 8 or results["events"].shape[0] == 0:
+            problems.append(f"/events has shape {results['events'].shape}, expected (n > 0, 8)")
         for name in ["model/floating", "model/integer"]:
             if name not in results:
                 problems.append(f"/{name}, the final model state, is missing")

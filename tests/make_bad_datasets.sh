@@ -35,3 +35,10 @@ ln -sf "$source/t10k-labels-idx1-ubyte.gz" "$target/count-mismatch/train-labels-
 # A folder without the training images.
 link_valid_files "$target/missing"
 rm "$target/missing/train-images-idx3-ubyte.gz"
+
+# A bandwidth trace whose third line has a bandwidth that is not a number.
+cat >"$target/bad-trace.csv" <<'TRACE'
+time_s,client,uplink_mbps,downlink_mbps
+0,0,10,25
+5,1,fast,25
+TRACE

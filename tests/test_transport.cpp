@@ -6,6 +6,8 @@
 
 #include <map>
 
+#include "pipar/clock.hpp"
+#include "pipar/link.hpp"
 #include "pipar/mpi.hpp"
 
 namespace {
@@ -141,6 +143,77 @@ TEST(Transport, NonContiguousTensorRejected) {
   }
   EXPECT_THROW(transport.send(0, activation_header(1, 0), {torch::zeros({2}, torch::kInt32)}),
                std::invalid_argument);
+}
+
+}  // namespace
+
+namespace {
+
+constexpr double kUplinkMbps = 8.0;
+constexpr double kDownlinkMbps = 16.0;
+constexpr double kLatencyS = 0.030;
+// Emulated arrivals are released by the progress thread, which sleeps until
+// the next arrival; thread wake-up and the scheduling of 2-3 ranks on 2 cores
+// add a few milliseconds at most, far below the 0.2-0.4 s transmissions.
+constexpr double kArrivalToleranceS = 0.020;
+
+double transmission_s(std::int64_t bytes, double mbps) {
+  return static_cast<double>(bytes) * 8.0 / (mbps * 1e6);
+}
+
+// Rank 0 emulates every client's links; each client sends two messages back
+// to back, which must arrive one transmission apart, then receives one.
+TEST(Transport, EmulatedLinksDelayArrival) {
+  auto comm = world();
+  const pipar::Clock clock = pipar::synchronize_clock(comm);
+  const torch::Tensor payload = torch::ones({100000});  // 400,000 bytes
+  const std::int64_t bytes = static_cast<std::int64_t>(sizeof(pipar::MessageHeader)) + 400000;
+
+  if (comm.rank() == 0) {
+    std::vector<pipar::LinkSettings> links(static_cast<std::size_t>(comm.size() - 1));
+    for (auto& link : links) {
+      link.uplink = pipar::BandwidthSchedule(kUplinkMbps);
+      link.downlink = pipar::BandwidthSchedule(kDownlinkMbps);
+      link.latency_s = kLatencyS;
+    }
+    pipar::NetworkEmulator emulator(links, /*half_duplex=*/false, clock.now());
+    pipar::TransportOptions options;
+    options.clock = clock;
+    options.emulator = &emulator;
+    pipar::Transport transport(comm, options);
+
+    std::map<int, double> first_post;
+    for (int i = 0; i < 2 * (comm.size() - 1); ++i) {
+      const pipar::Message message = transport.receive();
+      const double arrived = clock.now();
+      const int index = message.header.micro_batch;  // 0 or 1
+      if (index == 0) first_post[message.source] = message.header.send_time;
+      // Both uploads queue on one uplink: the second arrives a transmission later.
+      const double expected = first_post[message.source] +
+                              (index + 1) * transmission_s(bytes, kUplinkMbps) + kLatencyS;
+      EXPECT_NEAR(arrived, expected, kArrivalToleranceS)
+          << "upload " << index << " from rank " << message.source;
+      EXPECT_GE(arrived, expected - 1e-3) << "released before its emulated arrival";
+    }
+    for (int client = 1; client < comm.size(); ++client) {
+      transport.send(client, activation_header(client, 0), {payload});
+    }
+    transport.wait_all_sends();
+  } else {
+    pipar::TransportOptions options;
+    options.clock = clock;
+    pipar::Transport transport(comm, options);
+    transport.send(0, activation_header(comm.rank(), 0), {payload});
+    transport.send(0, activation_header(comm.rank(), 1), {payload});
+
+    const pipar::Message message = transport.receive();
+    const double arrived = clock.now();
+    const double expected = message.header.send_time + transmission_s(bytes, kDownlinkMbps) + kLatencyS;
+    EXPECT_NEAR(arrived, expected, kArrivalToleranceS) << "download to rank " << comm.rank();
+    EXPECT_GE(arrived, expected - 1e-3) << "released before its emulated arrival";
+    transport.wait_all_sends();
+  }
+  comm.barrier();
 }
 
 }  // namespace
