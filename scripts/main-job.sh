@@ -12,5 +12,5 @@ source "$source_dir/scripts/mpi-env.sh"
 
 start=$(date +%s)
 mpirun -n 5 "$build_dir/pipar" train --scheme pipar --model vgg5 --dataset fashion-mnist \
-  --rounds 3 --output pipar-main.h5 "$@"
+  --rounds 2 --output pipar-main.h5 "$@"
 echo "main job: training took $(($(date +%s) - start)) s; results in pipar-main.h5" >&2

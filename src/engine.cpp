@@ -65,6 +65,13 @@ int available_cpus() {
   return std::max(1, CPU_COUNT(&allowed));
 }
 
+// True when no node runs more ranks than it has cores. Collective.
+bool node_has_core_per_rank(const mpi::Communicator& world) {
+  const mpi::Communicator node = world.split_shared();
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return world.lowest_failed_rank(node.size() > cores) < 0;
+}
+
 struct Evaluation {
   double loss = 0.0;
   double accuracy = 0.0;
@@ -187,7 +194,7 @@ TensorData load_test_set(const TrainOptions& options, const DatasetSpec& spec) {
 }
 
 void run_client(const TrainOptions& options, const mpi::Communicator& world,
-                const DatasetSpec& spec, const Clock& clock, int threads) {
+                const DatasetSpec& spec, const Clock& clock, int threads, bool busy_wait) {
   const int client = world.rank();
   const int clients = world.size() - 1;
   EventLog events;
@@ -201,6 +208,7 @@ void run_client(const TrainOptions& options, const mpi::Communicator& world,
   TransportOptions transport_options;
   transport_options.max_poll_interval_us = options.progress_poll_us;
   transport_options.clock = clock;
+  transport_options.busy_wait = busy_wait;
   Transport transport(world, transport_options);
   const RoleContext context{transport, events, clock,
                             TrainOptions::per_client(options.client_slowdown, client, 1.0),
@@ -263,7 +271,8 @@ void log_round(const TrainOptions& options, int round, const RoundRecord& record
 }
 
 void run_server(const TrainOptions& options, const mpi::Communicator& world,
-                const DatasetSpec& spec, const RunInfo& run, const Clock& clock, int threads) {
+                const DatasetSpec& spec, const RunInfo& run, const Clock& clock, int threads,
+                bool busy_wait) {
   const int clients = world.size() - 1;
   std::vector<std::string> thread_texts = world.all_gather(std::to_string(threads));
   std::vector<std::int64_t> threads_per_rank;
@@ -299,6 +308,7 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
   transport_options.clock = clock;
   transport_options.emulator = emulator ? &*emulator : nullptr;
   transport_options.link_events = &events;
+  transport_options.busy_wait = busy_wait;
   Transport transport(world, transport_options);
   const RoleContext context{transport, events, clock, /*slowdown=*/1.0, threads};
 
@@ -392,11 +402,17 @@ void run_train(const TrainOptions& options, const mpi::Communicator& world, cons
   });
 
   const Clock clock = synchronize_clock(world);
+  const bool busy_wait = options.wait_policy == "poll" ||
+                         (options.wait_policy == "auto" && node_has_core_per_rank(world));
+  if (world.rank() == 0) {
+    log::info("waiting ranks ", busy_wait ? "poll MPI" : "sleep", " (--wait-policy ",
+              options.wait_policy, ")");
+  }
   if (world.rank() == kServerRank) {
-    run_server(options, world, spec, run, clock, threads);
+    run_server(options, world, spec, run, clock, threads, busy_wait);
   } else {
     world.all_gather(std::to_string(threads));
-    run_client(options, world, spec, clock, threads);
+    run_client(options, world, spec, clock, threads, busy_wait);
   }
 }
 

@@ -84,6 +84,7 @@ std::vector<std::pair<std::string, std::string>> TrainOptions::to_key_values() c
       {"client_slowdown", to_text(client_slowdown)},
       {"trace", trace},
       {"progress_poll_us", to_text(progress_poll_us)},
+      {"wait_policy", wait_policy},
       {"log_level", log_level},
   };
 }
@@ -167,6 +168,11 @@ void add_train_options(CLI::App& app, TrainOptions& options) {
   app.add_option("--progress-poll-us", options.progress_poll_us,
                  "Longest sleep, in microseconds, of the MPI progress thread while "
                  "no message moves")
+      ->capture_default_str();
+  app.add_option("--wait-policy", options.wait_policy,
+                 "How a rank waits for a message: poll (lowest latency, keeps its core busy), "
+                 "sleep (frees the core), or auto: poll when the node has a core per rank")
+      ->check(CLI::IsMember({"auto", "poll", "sleep"}))
       ->capture_default_str();
   app.add_option("--log-level", options.log_level,
                  "error, warning, info or debug; ranks other than 0 log info lines "

@@ -210,18 +210,26 @@ void Transport::record_link_event(Resource resource, int client, const MessageHe
 }
 
 Message Transport::pop_locked(std::deque<Message>& queue, std::unique_lock<std::mutex>& lock) {
-  while (queue.empty()) {
-    if (thread_.joinable()) {
-      inbox_ready_.wait(lock);
-    } else if (!poll_locked()) {
-      lock.unlock();
-      std::this_thread::sleep_for(std::chrono::microseconds(options_.max_poll_interval_us));
-      lock.lock();
-    }
-  }
+  while (queue.empty()) wait_for_progress_locked(inbox_ready_, lock);
   Message message = std::move(queue.front());
   queue.pop_front();
   return message;
+}
+
+void Transport::wait_for_progress_locked(std::condition_variable& signal,
+                                         std::unique_lock<std::mutex>& lock) {
+  if (thread_.joinable() && !options_.busy_wait) {
+    signal.wait(lock);
+    return;
+  }
+  if (poll_locked()) return;
+  lock.unlock();
+  if (options_.busy_wait) {
+    std::this_thread::yield();
+  } else {
+    std::this_thread::sleep_for(std::chrono::microseconds(options_.max_poll_interval_us));
+  }
+  lock.lock();
 }
 
 Message Transport::receive() {
@@ -245,28 +253,12 @@ std::optional<Message> Transport::try_receive() {
 
 void Transport::wait(const SendRequest& request) {
   std::unique_lock<std::mutex> lock(mutex_);
-  while (!request.done()) {
-    if (thread_.joinable()) {
-      send_done_.wait(lock);
-    } else if (!poll_locked()) {
-      lock.unlock();
-      std::this_thread::sleep_for(std::chrono::microseconds(options_.max_poll_interval_us));
-      lock.lock();
-    }
-  }
+  while (!request.done()) wait_for_progress_locked(send_done_, lock);
 }
 
 void Transport::wait_all_sends() {
   std::unique_lock<std::mutex> lock(mutex_);
-  while (pending_sends_ > 0) {
-    if (thread_.joinable()) {
-      send_done_.wait(lock);
-    } else if (!poll_locked()) {
-      lock.unlock();
-      std::this_thread::sleep_for(std::chrono::microseconds(options_.max_poll_interval_us));
-      lock.lock();
-    }
-  }
+  while (pending_sends_ > 0) wait_for_progress_locked(send_done_, lock);
 }
 
 void Transport::poll() {

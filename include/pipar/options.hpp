@@ -44,6 +44,7 @@ struct TrainOptions {
   std::vector<double> client_slowdown;  // empty: 1, no device emulation
   std::string trace;                    // Chrome trace JSON to write, or empty
   int progress_poll_us = 200;
+  std::string wait_policy = "auto";  // auto, poll or sleep
   std::string log_level = "info";
 
   // The micro-batch count the scheme trains with: 1 for all but PiPar.

@@ -46,6 +46,11 @@ struct TransportOptions {
   // Without the thread, requests advance only inside send(), receive(),
   // wait() and poll(). Off only in tests that show why the thread exists.
   bool progress_thread = true;
+  // A thread blocked in receive() or wait() polls MPI itself, yielding the
+  // CPU between polls, instead of sleeping until the progress thread finds
+  // the message: lower latency, but it keeps a core busy while it waits.
+  // Use it when each rank has a core of its own.
+  bool busy_wait = false;
   // How long the destructor waits for outstanding requests before aborting.
   double drain_timeout_s = 120.0;
   // The clock of send and arrival times and of link events.
@@ -131,6 +136,10 @@ class Transport {
   void complete_slot_locked(const Slot& slot, double now);
   void deliver_locked(Message message, std::int64_t bytes);
   Message pop_locked(std::deque<Message>& queue, std::unique_lock<std::mutex>& lock);
+  // Waits for progress: polls itself when busy waiting or when there is no
+  // progress thread, otherwise sleeps until the progress thread signals.
+  void wait_for_progress_locked(std::condition_variable& signal,
+                                std::unique_lock<std::mutex>& lock);
   void record_link_event(Resource resource, int client, const MessageHeader& header, double start,
                          double end);
   void run_progress_thread();

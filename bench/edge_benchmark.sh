@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# PiPar against SFL on an emulated edge, and pipar's own overheads.
+#
+# 1. VGG-5 / Fashion-MNIST, 4 clients, uplink 10 Mbit/s, downlink 25 Mbit/s,
+#    clients 20 times slower than this machine: SFL and PiPar with several
+#    micro-batch counts N, one after the other in this run. Prints each round
+#    time, PiPar's speedup over SFL and the efficiency against the lower bound.
+# 2. Transport overhead: ping-pong bandwidth of the Transport against plain
+#    MPI at the same message sizes (pipar_transport_bench, 2 ranks).
+# 3. Compute overhead: the engine's compute per batch (SFL, 1 client, from
+#    its events) against a plain single-process LibTorch loop on the same
+#    model and batch size (pipar_compute_bench), both with 1 thread.
+#
+# Usage: bench/edge_benchmark.sh [SAMPLES_PER_CLIENT] [OUTPUT_FOLDER]
+# Defaults: 1000 samples per client (10 batches), bench-out/edge.
+set -euo pipefail
+source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${PIPAR_BUILD_DIR:-$source_dir/build}
+samples=${1:-1000}
+output=${2:-bench-out/edge}
+
+"$source_dir/scripts/build.sh" pipar pipar_transport_bench pipar_compute_bench >&2
+source "$source_dir/scripts/mpi-env.sh"
+mkdir -p "$output"
+
+edge=(--uplink-mbps 10 --downlink-mbps 25 --client-slowdown 20 --cut 2 --rounds 1
+      --samples-per-client "$samples" --test-samples 1000 --seed 1)
+echo "# edge: SFL" >&2
+mpirun -n 5 "$build_dir/pipar" train --scheme sfl "${edge[@]}" --output "$output/sfl.h5" >&2
+for n in 2 4 5 10; do
+  echo "# edge: PiPar with $n micro-batches" >&2
+  mpirun -n 5 "$build_dir/pipar" train --scheme pipar --micro-batches "$n" "${edge[@]}" \
+    --output "$output/pipar-n$n.h5" --trace "$output/pipar-n$n.json" >&2
+done
+
+echo "# compute: engine, SFL with one client" >&2
+mpirun -n 2 "$build_dir/pipar" train --scheme sfl --threads 1 --rounds 1 --samples-per-client 3000 \
+  --test-samples 1000 --output "$output/compute-engine.h5" >&2
+
+/usr/bin/python3 - "$output" "$samples" <<'PYTHON'
+import sys
+import h5py
+
+folder, samples = sys.argv[1], int(sys.argv[2])
+
+def round_figures(path):
+    with h5py.File(path, "r") as results:
+        return (float(results["rounds/wall_time_s"][0, 0]), float(results["rounds/lower_bound_s"][0, 0]),
+                float(results["rounds/efficiency"][0, 0]))
+
+print(f"# edge: VGG-5 / Fashion-MNIST, 4 clients x {samples} samples, 1 round, cut point 2,")
+print("# uplink 10 Mbit/s, downlink 25 Mbit/s, clients 20x slower; times in s")
+print(f"# {'scheme':<14} {'round time':>10} {'lower bound':>12} {'efficiency':>10} {'speedup vs SFL':>15}")
+sfl_time, bound, efficiency = round_figures(f"{folder}/sfl.h5")
+print(f"  {'sfl':<14} {sfl_time:>10.2f} {bound:>12.2f} {efficiency:>10.3f} {1.0:>15.2f}")
+for n in [2, 4, 5, 10]:
+    time, bound, efficiency = round_figures(f"{folder}/pipar-n{n}.h5")
+    print(f"  {'pipar N=' + str(n):<14} {time:>10.2f} {bound:>12.2f} {efficiency:>10.3f} {sfl_time / time:>15.2f}")
+
+with h5py.File(f"{folder}/compute-engine.h5", "r") as results:
+    events = results["events"][()]
+compute = events[(events[:, 0] <= 1) & (events[:, 2] <= 2)]  # server or client compute: forward, backward, step
+batches = len({int(b) for b in events[(events[:, 0] == 1) & (events[:, 2] == 2), 4]})
+per_batch_ms = 1000.0 * float((compute[:, 7] - compute[:, 6]).sum()) / batches
+print(f"engine compute: SFL, 1 client, batch 100, 1 thread, {batches} batches: {per_batch_ms:.2f} ms per batch")
+PYTHON
+
+"$build_dir/pipar_compute_bench" 30 1 100
+echo "# transport: ping-pong" >&2
+mpirun -n 2 "$build_dir/pipar_transport_bench" 50
