@@ -20,9 +20,8 @@ class Clock {
 // Aligns every rank's clock with rank 0's. When the MPI library declares its
 // clocks global (MPI_WTIME_IS_GLOBAL) the offset is 0. Otherwise each rank in
 // turn exchanges `exchanges` timestamps with rank 0 and keeps the offset of
-// the exchange with the shortest round trip (Cristian's method), which is
-// accurate to half that round trip, a few microseconds on one node or on a
-// cluster fabric. Collective over `world`.
+// the exchange with the shortest round trip (Cristian's method). The offset is
+// accurate to half that round trip. Collective over `world`.
 Clock synchronize_clock(const mpi::Communicator& world, int exchanges = 16);
 
 }  // namespace pipar

@@ -50,7 +50,7 @@ std::vector<Event> decode_events(const double* values, std::size_t count);
 class EventLog {
  public:
   void add(const Event& event);
-  // Returns the events recorded so far and forgets them.
+  // Returns the events recorded so far and clears the log.
   std::vector<Event> take();
 
  private:

@@ -40,7 +40,7 @@ constexpr const char* kOptimizerStatePolicy =
     "client and on the server side: every round for FL, SFL and PiPar, every client's turn "
     "for SL, because the weights they were built for have been replaced";
 
-// What every role works with besides its model and data.
+// The transport, event log, clock and device emulation of one role.
 struct RoleContext {
   Transport& transport;
   EventLog& events;

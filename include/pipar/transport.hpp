@@ -40,7 +40,7 @@
 namespace pipar {
 
 struct TransportOptions {
-  // Longest sleep between two polls while nothing moves; a poll that finds
+  // Maximum sleep between two polls while nothing moves. A poll that finds
   // work resets the sleep to a few microseconds.
   int max_poll_interval_us = 200;
   // Without the thread, requests advance only inside send(), receive(),
