@@ -33,11 +33,18 @@ for n in 2 4 5 10; do
     --output "$output/pipar-n$n.h5" --trace "$output/pipar-n$n.json" >&2
 done
 
-echo "# compute: engine, SFL with one client" >&2
-mpirun -n 2 "$build_dir/pipar" train --scheme sfl --threads 1 --rounds 1 --samples-per-client 3000 \
-  --test-samples 1000 --output "$output/compute-engine.h5" >&2
+# Compute: the engine and the plain loop alternate, 3 times each, because on
+# a shared machine the speed of one process run varies by several percent.
+for repetition in 1 2 3; do
+  echo "# compute: engine, SFL with one client, repetition $repetition" >&2
+  mpirun -n 2 "$build_dir/pipar" train --scheme sfl --threads 1 --rounds 1 \
+    --samples-per-client 3000 --test-samples 500 --output "$output/compute-engine-$repetition.h5" >&2
+  "$build_dir/pipar_compute_bench" 30 1 100 >"$output/compute-plain-$repetition.txt"
+done
 
 /usr/bin/python3 - "$output" "$samples" <<'PYTHON'
+import re
+import statistics
 import sys
 import h5py
 
@@ -57,14 +64,25 @@ for n in [2, 4, 5, 10]:
     time, bound, efficiency = round_figures(f"{folder}/pipar-n{n}.h5")
     print(f"  {'pipar N=' + str(n):<14} {time:>10.2f} {bound:>12.2f} {efficiency:>10.3f} {sfl_time / time:>15.2f}")
 
-with h5py.File(f"{folder}/compute-engine.h5", "r") as results:
-    events = results["events"][()]
-compute = events[(events[:, 0] <= 1) & (events[:, 2] <= 2)]  # server or client compute: forward, backward, step
-batches = len({int(b) for b in events[(events[:, 0] == 1) & (events[:, 2] == 2), 4]})
-per_batch_ms = 1000.0 * float((compute[:, 7] - compute[:, 6]).sum()) / batches
-print(f"engine compute: SFL, 1 client, batch 100, 1 thread, {batches} batches: {per_batch_ms:.2f} ms per batch")
+def engine_ms_per_batch(path):
+    with h5py.File(path, "r") as results:
+        events = results["events"][()]
+    # Server and client compute (resource 0 and 1): forward, backward, step (kind 0 to 2).
+    compute = events[(events[:, 0] <= 1) & (events[:, 2] <= 2)]
+    batches = len({int(b) for b in events[(events[:, 0] == 1) & (events[:, 2] == 2), 4]})
+    return 1000.0 * float((compute[:, 7] - compute[:, 6]).sum()) / batches
+
+def plain_ms_per_batch(path):
+    with open(path, encoding="utf-8") as text:
+        return float(re.search(r"median ([0-9.]+) ms", text.read()).group(1))
+
+engine = [engine_ms_per_batch(f"{folder}/compute-engine-{i}.h5") for i in (1, 2, 3)]
+plain = [plain_ms_per_batch(f"{folder}/compute-plain-{i}.txt") for i in (1, 2, 3)]
+print("# compute per batch: VGG-5, batch 100, 1 LibTorch thread, 30 batches, 3 alternating runs (ms)")
+print(f"  engine (SFL, 1 client): {', '.join(f'{t:.1f}' for t in engine)}; median {statistics.median(engine):.1f}")
+print(f"  plain LibTorch loop:    {', '.join(f'{t:.1f}' for t in plain)}; median {statistics.median(plain):.1f}")
+print(f"  engine / plain: {statistics.median(engine) / statistics.median(plain):.3f}")
 PYTHON
 
-"$build_dir/pipar_compute_bench" 30 1 100
 echo "# transport: ping-pong" >&2
-mpirun -n 2 "$build_dir/pipar_transport_bench" 50
+mpirun -n 2 "$build_dir/pipar_transport_bench" 100

@@ -189,8 +189,12 @@ std::shared_ptr<const SendRequest> Transport::send(int destination, MessageHeade
   }
   if (training) bytes_sent_.at(static_cast<std::size_t>(destination)) += bytes;
   pending_sends_ += 1;
-  wake_requested_ = true;
-  wake_.notify_one();
+  // A thread that polls while it waits will progress the send; otherwise the
+  // progress thread must start it at once.
+  if (polling_waiters_ == 0) {
+    wake_requested_ = true;
+    wake_.notify_one();
+  }
   return request;
 }
 
@@ -210,6 +214,7 @@ void Transport::record_link_event(Resource resource, int client, const MessageHe
 }
 
 Message Transport::pop_locked(std::deque<Message>& queue, std::unique_lock<std::mutex>& lock) {
+  const PollingWaiter waiter(*this);
   while (queue.empty()) wait_for_progress_locked(inbox_ready_, lock);
   Message message = std::move(queue.front());
   queue.pop_front();
@@ -253,11 +258,13 @@ std::optional<Message> Transport::try_receive() {
 
 void Transport::wait(const SendRequest& request) {
   std::unique_lock<std::mutex> lock(mutex_);
+  const PollingWaiter waiter(*this);
   while (!request.done()) wait_for_progress_locked(send_done_, lock);
 }
 
 void Transport::wait_all_sends() {
   std::unique_lock<std::mutex> lock(mutex_);
+  const PollingWaiter waiter(*this);
   while (pending_sends_ > 0) wait_for_progress_locked(send_done_, lock);
 }
 
@@ -430,13 +437,16 @@ void Transport::run_progress_thread() {
   while (!stopping_) {
     bool active = false;
     try {
-      active = poll_locked();
+      if (polling_waiters_ == 0) active = poll_locked();
     } catch (const std::exception& error) {
       log::error("progress thread failed: ", error.what(), "; aborting");
       MPI_Abort(MPI_COMM_WORLD, 1);
     }
     interval_us = active ? kMinPollIntervalUs
                          : std::min(interval_us * 2, options_.max_poll_interval_us);
+    // While a waiting thread polls, this thread would only compete with it
+    // for the lock and, on a full node, for the core.
+    if (polling_waiters_ > 0) interval_us = options_.max_poll_interval_us;
     auto sleep = std::chrono::microseconds(interval_us);
     if (!held_.empty()) {
       // Wake for the next emulated arrival rather than up to a poll late.

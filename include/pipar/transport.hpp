@@ -123,6 +123,24 @@ class Transport {
 
  private:
   struct Incoming;
+  // Counts a busy-waiting thread in polling_waiters_ for its lifetime; the
+  // caller holds mutex_ at construction and destruction.
+  class PollingWaiter {
+   public:
+    explicit PollingWaiter(Transport& transport)
+        : transport_(transport), counted_(transport.options_.busy_wait) {
+      if (counted_) ++transport_.polling_waiters_;
+    }
+    ~PollingWaiter() {
+      if (counted_) --transport_.polling_waiters_;
+    }
+    PollingWaiter(const PollingWaiter&) = delete;
+    PollingWaiter& operator=(const PollingWaiter&) = delete;
+
+   private:
+    Transport& transport_;
+    bool counted_;
+  };
   // The owner of one posted MPI request: a send or an incoming message.
   struct Slot {
     std::shared_ptr<SendRequest> send;
@@ -154,6 +172,7 @@ class Transport {
   std::condition_variable send_done_;
   std::condition_variable wake_;
   bool wake_requested_ = false;
+  int polling_waiters_ = 0;  // threads that poll MPI themselves while they wait
   bool stopping_ = false;
   std::vector<MPI_Request> requests_;
   std::vector<Slot> slots_;  // slots_[i] owns requests_[i]
