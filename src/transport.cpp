@@ -321,6 +321,9 @@ void Transport::deliver_locked(Message message, std::int64_t bytes) {
 
   double release = std::max(now, header.arrival_time);
   if (options_.emulator != nullptr) {
+    // NOTE: the emulator learns of an upload only when it has really arrived,
+    // microseconds after it was posted. In half duplex a download posted in
+    // that gap is queued ahead of it although it was posted later.
     const Transmission transmission =
         options_.emulator->transmit(message.source, Direction::kUplink, header.send_time, bytes);
     record_link_event(Resource::kUplink, message.source, header, transmission.start,
