@@ -174,7 +174,11 @@ std::vector<std::int64_t> to_int64s(const torch::Tensor& tensor) {
 TensorData load_client_shard(const TrainOptions& options, const DatasetSpec& spec, int client,
                              int clients) {
   const LabeledImages train = load_labeled_images(spec, options.resolved_data_dir(), /*train=*/true);
-  auto shards = iid_partition(train.count, clients, mix_seed(options.seed, /*partition=*/1));
+  const std::uint64_t partition_seed = mix_seed(options.seed, /*partition=*/1);
+  auto shards = options.partition == "dirichlet"
+                    ? dirichlet_partition(train.labels, static_cast<int>(spec.classes), clients,
+                                          options.dirichlet_alpha, partition_seed)
+                    : iid_partition(train.count, clients, partition_seed);
   std::vector<std::int64_t> shard = std::move(shards[static_cast<std::size_t>(client - 1)]);
   if (options.samples_per_client > 0 &&
       options.samples_per_client < static_cast<std::int64_t>(shard.size())) {

@@ -73,6 +73,8 @@ std::vector<std::pair<std::string, std::string>> TrainOptions::to_key_values() c
       {"momentum", to_text(momentum)},
       {"seed", to_text(seed)},
       {"samples_per_client", to_text(samples_per_client)},
+      {"partition", partition},
+      {"dirichlet_alpha", to_text(dirichlet_alpha)},
       {"test_samples", to_text(test_samples)},
       {"output", output},
       {"threads", to_text(threads)},
@@ -130,6 +132,15 @@ void add_train_options(CLI::App& app, TrainOptions& options) {
       ->capture_default_str();
   app.add_option("--samples-per-client", options.samples_per_client,
                  "Training samples per client, to shorten a run (0: the whole shard)")
+      ->capture_default_str();
+  app.add_option("--partition", options.partition,
+                 "How training samples are split among clients: iid (equal random shards) or "
+                 "dirichlet (non-IID by label, see --dirichlet-alpha)")
+      ->check(CLI::IsMember({"iid", "dirichlet"}))
+      ->capture_default_str();
+  app.add_option("--dirichlet-alpha", options.dirichlet_alpha,
+                 "Concentration of the Dirichlet split: small values give each client few "
+                 "classes, large values approach IID")
       ->capture_default_str();
   app.add_option("--test-samples", options.test_samples,
                  "Test-set samples evaluated after each round (0: all)")
@@ -228,6 +239,10 @@ void validate_train_options(const TrainOptions& options, int world_size) {
     throw InputError("invalid --samples-per-client " + std::to_string(options.samples_per_client) +
                      " or --test-samples " + std::to_string(options.test_samples) +
                      "; use 0 (all) or a positive count");
+  }
+  if (!(options.dirichlet_alpha > 0.0)) {
+    throw InputError("invalid --dirichlet-alpha " + to_text(options.dirichlet_alpha) +
+                     "; use a positive value, for example 0.5");
   }
   if (options.threads < 0) {
     throw InputError("invalid --threads " + std::to_string(options.threads) +

@@ -51,4 +51,76 @@ std::vector<std::vector<std::int64_t>> iid_partition(std::int64_t sample_count, 
   return shards;
 }
 
+namespace {
+
+// One Dirichlet(alpha) draw of `clients` shares: normalised Gamma(alpha, 1)
+// samples.
+std::vector<double> dirichlet_shares(int clients, double alpha, std::mt19937_64& generator) {
+  std::gamma_distribution<double> gamma(alpha, 1.0);
+  std::vector<double> shares(static_cast<std::size_t>(clients));
+  double total = 0.0;
+  for (double& share : shares) {
+    share = gamma(generator);
+    total += share;
+  }
+  for (double& share : shares) share = total > 0.0 ? share / total : 1.0 / clients;
+  return shares;
+}
+
+// Deals each class's shuffled samples out to the clients in proportion to
+// one Dirichlet draw per class.
+std::vector<std::vector<std::int64_t>> deal_by_label(const std::vector<std::uint8_t>& labels,
+                                                     int classes, int clients, double alpha,
+                                                     std::uint64_t seed) {
+  std::vector<std::vector<std::int64_t>> by_class(static_cast<std::size_t>(classes));
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    by_class.at(labels[i]).push_back(static_cast<std::int64_t>(i));
+  }
+  std::mt19937_64 generator(seed);
+  std::vector<std::vector<std::int64_t>> shards(static_cast<std::size_t>(clients));
+  for (auto& members : by_class) {
+    std::shuffle(members.begin(), members.end(), generator);
+    const std::vector<double> shares = dirichlet_shares(clients, alpha, generator);
+    double cumulative = 0.0;
+    std::size_t begin = 0;
+    for (int client = 0; client < clients; ++client) {
+      cumulative += shares[static_cast<std::size_t>(client)];
+      const std::size_t end = client == clients - 1
+                                  ? members.size()
+                                  : std::min(members.size(), static_cast<std::size_t>(std::llround(
+                                                                 cumulative * static_cast<double>(members.size()))));
+      auto& shard = shards[static_cast<std::size_t>(client)];
+      shard.insert(shard.end(), members.begin() + static_cast<std::ptrdiff_t>(begin),
+                   members.begin() + static_cast<std::ptrdiff_t>(std::max(begin, end)));
+      begin = std::max(begin, end);
+    }
+  }
+  for (auto& shard : shards) std::sort(shard.begin(), shard.end());
+  return shards;
+}
+
+}  // namespace
+
+std::vector<std::vector<std::int64_t>> dirichlet_partition(const std::vector<std::uint8_t>& labels,
+                                                           int classes, int clients, double alpha,
+                                                           std::uint64_t seed) {
+  if (!(alpha > 0.0)) {
+    throw InputError("invalid Dirichlet alpha " + std::to_string(alpha) + "; use a positive value");
+  }
+  if (clients < 1 || static_cast<std::int64_t>(labels.size()) < clients) {
+    throw InputError("cannot split " + std::to_string(labels.size()) + " samples among " +
+                     std::to_string(clients) + " clients; use fewer clients or more samples");
+  }
+  constexpr int kMaxDraws = 100;
+  for (int draw = 0; draw < kMaxDraws; ++draw) {
+    auto shards = deal_by_label(labels, classes, clients, alpha, mix_seed(seed, 0xD1, draw));
+    const bool none_empty = std::none_of(shards.begin(), shards.end(),
+                                         [](const auto& shard) { return shard.empty(); });
+    if (none_empty) return shards;
+  }
+  throw InputError("a Dirichlet split with alpha " + std::to_string(alpha) + " left a client of " +
+                   std::to_string(clients) + " without samples in " + std::to_string(kMaxDraws) +
+                   " draws; use a larger alpha, fewer clients or more samples");
+}
+
 }  // namespace pipar

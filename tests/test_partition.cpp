@@ -54,3 +54,77 @@ TEST(MixSeed, DistinctInputsDistinctSeeds) {
 }
 
 }  // namespace
+
+namespace {
+
+std::vector<std::uint8_t> balanced_labels(std::size_t samples, int classes) {
+  std::vector<std::uint8_t> labels(samples);
+  for (std::size_t i = 0; i < samples; ++i) labels[i] = static_cast<std::uint8_t>(i % static_cast<std::size_t>(classes));
+  return labels;
+}
+
+// Mean over clients of the share of a client's samples that its most common
+// class makes up: 1 when every client holds one class, 1/classes when IID.
+double mean_majority_share(const std::vector<std::vector<std::int64_t>>& shards,
+                           const std::vector<std::uint8_t>& labels, int classes) {
+  double total = 0.0;
+  for (const auto& shard : shards) {
+    std::vector<int> counts(static_cast<std::size_t>(classes), 0);
+    for (auto index : shard) counts[labels[static_cast<std::size_t>(index)]] += 1;
+    total += static_cast<double>(*std::max_element(counts.begin(), counts.end())) /
+             static_cast<double>(shard.size());
+  }
+  return total / static_cast<double>(shards.size());
+}
+
+TEST(DirichletPartition, EverySampleOnceNoClientEmpty) {
+  const auto labels = balanced_labels(2000, 10);
+  for (double alpha : {0.1, 0.5, 1.0, 100.0}) {
+    for (int clients : {2, 5, 10}) {
+      for (std::uint64_t seed : {1u, 2u, 3u}) {
+        const auto shards = pipar::dirichlet_partition(labels, 10, clients, alpha, seed);
+        ASSERT_EQ(shards.size(), static_cast<std::size_t>(clients));
+        std::vector<int> seen(labels.size(), 0);
+        for (const auto& shard : shards) {
+          EXPECT_FALSE(shard.empty()) << "alpha " << alpha << ", clients " << clients << ", seed " << seed;
+          for (auto index : shard) seen[static_cast<std::size_t>(index)] += 1;
+        }
+        for (std::size_t i = 0; i < seen.size(); ++i) {
+          ASSERT_EQ(seen[i], 1) << "sample " << i << ", alpha " << alpha << ", clients " << clients
+                                << ", seed " << seed;
+        }
+      }
+    }
+  }
+}
+
+TEST(DirichletPartition, SameSeedSameSplit) {
+  const auto labels = balanced_labels(1000, 10);
+  EXPECT_EQ(pipar::dirichlet_partition(labels, 10, 4, 0.5, 7),
+            pipar::dirichlet_partition(labels, 10, 4, 0.5, 7));
+  EXPECT_NE(pipar::dirichlet_partition(labels, 10, 4, 0.5, 7),
+            pipar::dirichlet_partition(labels, 10, 4, 0.5, 8));
+}
+
+TEST(DirichletPartition, SmallAlphaSkewsLabels) {
+  const auto labels = balanced_labels(5000, 10);
+  const double skewed = mean_majority_share(pipar::dirichlet_partition(labels, 10, 5, 0.1, 3), labels, 10);
+  const double mixed = mean_majority_share(pipar::dirichlet_partition(labels, 10, 5, 100.0, 3), labels, 10);
+  // Alpha 0.1 gives most clients one or two dominant classes; alpha 100 is
+  // close to IID, where the majority share is near 1/10.
+  EXPECT_GT(skewed, 0.4);
+  EXPECT_LT(mixed, 0.2);
+}
+
+TEST(DirichletPartition, ImpossibleSplitNamesAlpha) {
+  const auto labels = balanced_labels(10, 10);
+  try {
+    pipar::dirichlet_partition(labels, 10, 10, 0.01, 1);
+    FAIL() << "expected InputError";
+  } catch (const pipar::InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("use a larger alpha"), std::string::npos) << error.what();
+  }
+  EXPECT_THROW(pipar::dirichlet_partition(labels, 10, 2, 0.0, 1), pipar::InputError);
+}
+
+}  // namespace

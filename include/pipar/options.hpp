@@ -30,6 +30,8 @@ struct TrainOptions {
   double momentum = 0.9;
   std::uint64_t seed = 1;
   std::int64_t samples_per_client = 0;  // 0: the whole shard
+  std::string partition = "iid";        // iid or dirichlet
+  double dirichlet_alpha = 0.5;
   std::int64_t test_samples = 0;        // 0: the whole test set
   std::string output = "pipar-train.h5";
   int threads = 0;  // 0: divide the node's cores among its ranks
