@@ -8,6 +8,7 @@
 #include "pipar/engine.hpp"
 #include "pipar/error.hpp"
 #include "pipar/log.hpp"
+#include "pipar/models_command.hpp"
 #include "pipar/mpi.hpp"
 #include "pipar/options.hpp"
 #include "pipar/run_info.hpp"
@@ -40,10 +41,18 @@ int main(int argc, char** argv) {
     CLI::App* train = app.add_subcommand(
         "train", "Train a split DNN: rank 0 is the server, ranks 1..K are the clients");
     pipar::add_train_options(*train, train_options);
+    pipar::ModelsOptions models_options;
+    CLI::App* models = app.add_subcommand(
+        "models", "List a model's blocks with their size, output and FLOPs, to choose a cut point");
+    pipar::add_models_options(*models, models_options);
 
     exit_code = parse(app, argc, argv, world.rank());
     if (exit_code >= 0) return exit_code;
     exit_code = 0;
+    if (models->parsed()) {
+      if (world.rank() == 0) pipar::run_models(models_options);
+      return 0;
+    }
 
     const std::string role = world.rank() == 0 ? "server" : "client";
     const auto level = pipar::log::parse_level(train_options.log_level);

@@ -66,3 +66,59 @@ void check_cut_point(const std::string& model_name, int cut, std::size_t block_c
 }
 
 }  // namespace pipar
+
+namespace pipar {
+namespace {
+
+// Multiply-adds of the conv and dense layers inside `block` for one sample,
+// times 2; `input` and `output` are the block's tensors for a batch of 1.
+std::int64_t count_flops(torch::nn::Module& block, torch::Tensor input) {
+  std::int64_t flops = 0;
+  torch::Tensor current = std::move(input);
+  for (const auto& child : block.children()) {
+    torch::Tensor next;
+    if (auto* conv = child->as<torch::nn::Conv2d>()) {
+      next = conv->forward(current);
+      const auto& weight = conv->weight;  // (out, in / groups, kh, kw)
+      flops += 2 * weight.numel() * next.size(2) * next.size(3);
+    } else if (auto* linear = child->as<torch::nn::Linear>()) {
+      next = linear->forward(current);
+      flops += 2 * linear->weight.numel();
+    } else if (auto* batch_norm = child->as<torch::nn::BatchNorm2d>()) {
+      next = batch_norm->forward(current);
+    } else if (auto* relu = child->as<torch::nn::ReLU>()) {
+      next = relu->forward(current);
+    } else if (auto* pool = child->as<torch::nn::MaxPool2d>()) {
+      next = pool->forward(current);
+    } else if (auto* flatten = child->as<torch::nn::Flatten>()) {
+      next = flatten->forward(current);
+    } else {
+      throw std::invalid_argument("cannot count the FLOPs of module " + child->name());
+    }
+    current = next;
+  }
+  return flops;
+}
+
+}  // namespace
+
+std::vector<BlockInfo> describe_blocks(torch::nn::Sequential& model, const InputShape& input) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model->is_training();
+  model->eval();
+  std::vector<BlockInfo> blocks;
+  torch::Tensor activation = torch::zeros({1, input.channels, input.height, input.width});
+  for (auto& block : *model) {
+    BlockInfo info;
+    info.forward_flops = count_flops(*block.ptr(), activation);
+    activation = block.forward(activation);
+    for (const auto& parameter : block.ptr()->parameters()) info.parameters += parameter.numel();
+    info.output_shape.assign(activation.sizes().begin() + 1, activation.sizes().end());
+    info.output_bytes = activation.numel() * static_cast<std::int64_t>(sizeof(float));
+    blocks.push_back(info);
+  }
+  model->train(was_training);
+  return blocks;
+}
+
+}  // namespace pipar

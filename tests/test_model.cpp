@@ -107,3 +107,27 @@ TEST(SplitModel, GradientsMatchUnsplitAtEveryCut) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DescribeBlocks, Vgg5Grayscale) {
+  auto model = pipar::build_model("vgg5", {1, 28, 28}, 10);
+  const auto blocks = pipar::describe_blocks(model, {1, 28, 28});
+  ASSERT_EQ(blocks.size(), 5u);
+  EXPECT_EQ(blocks[0].output_shape, (std::vector<std::int64_t>{32, 14, 14}));
+  EXPECT_EQ(blocks[0].output_bytes, 32 * 14 * 14 * 4);
+  // conv 1->32, 3x3, on 28x28 outputs: 2 * 288 weights * 784 positions.
+  EXPECT_EQ(blocks[0].forward_flops, 2 * 288 * 784);
+  EXPECT_EQ(blocks[0].parameters, 320 + 64);
+  EXPECT_EQ(blocks[1].output_shape, (std::vector<std::int64_t>{64, 7, 7}));
+  // conv 32->64 on 14x14 outputs.
+  EXPECT_EQ(blocks[1].forward_flops, 2 * 32 * 64 * 9 * 196);
+  EXPECT_EQ(blocks[3].output_shape, (std::vector<std::int64_t>{128}));
+  EXPECT_EQ(blocks[3].forward_flops, 2 * 3136 * 128);
+  EXPECT_EQ(blocks[4].output_bytes, 40);
+  std::int64_t total = 0;
+  for (const auto& block : blocks) total += block.parameters;
+  EXPECT_EQ(total, 458890);
+}
+
+}  // namespace

@@ -42,3 +42,19 @@ torch::nn::Sequential slice_blocks(const torch::nn::Sequential& model, std::size
 void check_cut_point(const std::string& model_name, int cut, std::size_t block_count);
 
 }  // namespace pipar
+
+namespace pipar {
+
+// What a user needs to pick a cut point: per block of a chain.
+struct BlockInfo {
+  std::int64_t parameters = 0;
+  std::vector<std::int64_t> output_shape;  // per sample, e.g. {32, 14, 14}
+  std::int64_t output_bytes = 0;           // per sample, 4 bytes per float32 element
+  std::int64_t forward_flops = 0;          // per sample: 2 per multiply-add of conv and dense layers
+};
+
+// Describes each block of `model` for one sample of `input`, by running a
+// forward pass on zeros. Only convolutions and dense layers count as FLOPs.
+std::vector<BlockInfo> describe_blocks(torch::nn::Sequential& model, const InputShape& input);
+
+}  // namespace pipar
