@@ -266,6 +266,43 @@ std::vector<Event> receive_client_events(Transport& transport, int clients, int 
   return events;
 }
 
+// Training bytes the server's transport has exchanged with each client.
+struct ByteCounts {
+  std::vector<std::int64_t> received;  // index c - 1 for client c
+  std::vector<std::int64_t> sent;
+};
+
+ByteCounts count_bytes(const Transport& transport, int clients) {
+  ByteCounts counts;
+  for (int c = 1; c <= clients; ++c) {
+    counts.received.push_back(transport.bytes_received_from(c));
+    counts.sent.push_back(transport.bytes_sent_to(c));
+  }
+  return counts;
+}
+
+RoundRecord make_record(int round, double wall_time_s, double eval_time_s,
+                        const ServerRoundStats& stats, const Evaluation& evaluation,
+                        const RoundAnalysis& analysis, const ByteCounts& before,
+                        const ByteCounts& after) {
+  RoundRecord record;
+  record.round = round;
+  record.wall_time_s = wall_time_s;
+  record.eval_time_s = eval_time_s;
+  record.train_loss = stats.train_loss;
+  record.test_loss = evaluation.loss;
+  record.test_accuracy = evaluation.accuracy;
+  record.lower_bound_s = analysis.lower_bound_s;
+  record.efficiency = analysis.efficiency;
+  record.busy_s = analysis.busy_s;
+  record.idle_s = analysis.idle_s;
+  for (std::size_t i = 0; i < before.sent.size(); ++i) {
+    record.bytes_up.push_back(after.received[i] - before.received[i]);
+    record.bytes_down.push_back(after.sent[i] - before.sent[i]);
+  }
+  return record;
+}
+
 void log_round(const TrainOptions& options, int round, const RoundRecord& record, double left) {
   log::info("round ", round + 1, "/", options.rounds, ": train loss ", record.train_loss,
             ", test accuracy ", std::round(record.test_accuracy * 10000.0) / 100.0,
@@ -328,13 +365,7 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
   std::vector<Event> all_events;
   double elapsed = 0.0;
   for (int round = 0; round < options.rounds; ++round) {
-    std::vector<std::int64_t> sent_before(static_cast<std::size_t>(clients));
-    std::vector<std::int64_t> received_before(static_cast<std::size_t>(clients));
-    for (int c = 1; c <= clients; ++c) {
-      sent_before[static_cast<std::size_t>(c - 1)] = transport.bytes_sent_to(c);
-      received_before[static_cast<std::size_t>(c - 1)] = transport.bytes_received_from(c);
-    }
-
+    const ByteCounts bytes_before = count_bytes(transport, clients);
     const double start = clock.now();
     const ServerRoundStats stats = role->train_round(round);
     const double trained = clock.now();
@@ -351,26 +382,14 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
     evaluation_event.end = clock.now();
     round_events.push_back(evaluation_event);
 
-    RoundRecord record;
-    record.round = round;
-    record.wall_time_s = trained - start;
-    record.eval_time_s = evaluation_event.end - evaluation_event.start;
-    record.train_loss = stats.train_loss;
-    record.test_loss = evaluation.loss;
-    record.test_accuracy = evaluation.accuracy;
-    record.lower_bound_s = analysis.lower_bound_s;
-    record.efficiency = analysis.efficiency;
-    record.busy_s = analysis.busy_s;
-    record.idle_s = analysis.idle_s;
-    for (int c = 1; c <= clients; ++c) {
-      record.bytes_up.push_back(transport.bytes_received_from(c) -
-                                received_before[static_cast<std::size_t>(c - 1)]);
-      record.bytes_down.push_back(transport.bytes_sent_to(c) -
-                                  sent_before[static_cast<std::size_t>(c - 1)]);
-    }
+    const RoundRecord record =
+        make_record(round, trained - start, evaluation_event.end - evaluation_event.start, stats,
+                    evaluation, analysis, bytes_before, count_bytes(transport, clients));
     recorder->record_round(record);
     recorder->record_events(encode_events(round_events), origin);
-    if (!options.trace.empty()) all_events.insert(all_events.end(), round_events.begin(), round_events.end());
+    if (!options.trace.empty()) {
+      all_events.insert(all_events.end(), round_events.begin(), round_events.end());
+    }
 
     elapsed += evaluation_event.end - start;
     log_round(options, round, record, elapsed / (round + 1) * (options.rounds - round - 1));
