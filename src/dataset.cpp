@@ -59,7 +59,7 @@ LabeledImages load_labeled_images(const DatasetSpec& spec, const std::string& fo
   const std::string labels = find_file(spec, folder, train ? spec.train_labels : spec.test_labels);
   LabeledImages data = read_labeled_images(images, labels, static_cast<int>(spec.classes));
   if (data.rows != spec.input.height || data.cols != spec.input.width) {
-    throw InputError(images + " holds " + std::to_string(data.rows) + "x" +
+    throw InputError(images + " contains " + std::to_string(data.rows) + "x" +
                      std::to_string(data.cols) + " images but " + spec.name + " expects " +
                      std::to_string(spec.input.height) + "x" + std::to_string(spec.input.width));
   }

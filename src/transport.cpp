@@ -247,15 +247,6 @@ Message Transport::receive_control() {
   return pop_locked(control_inbox_, lock);
 }
 
-std::optional<Message> Transport::try_receive() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!thread_.joinable()) poll_locked();
-  if (inbox_.empty()) return std::nullopt;
-  Message message = std::move(inbox_.front());
-  inbox_.pop_front();
-  return message;
-}
-
 void Transport::wait(const SendRequest& request) {
   std::unique_lock<std::mutex> lock(mutex_);
   const PollingWaiter waiter(*this);
@@ -266,11 +257,6 @@ void Transport::wait_all_sends() {
   std::unique_lock<std::mutex> lock(mutex_);
   const PollingWaiter waiter(*this);
   while (pending_sends_ > 0) wait_for_progress_locked(send_done_, lock);
-}
-
-void Transport::poll() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  poll_locked();
 }
 
 std::int64_t Transport::bytes_sent_to(int rank) const {
@@ -304,9 +290,9 @@ bool Transport::release_due_locked() {
   return released;
 }
 
-// Routes a completely received message: control messages to their own
-// queue; training messages through the emulated uplink (on the server) or
-// held until the arrival time the sender's emulator set (on a client).
+// Routes a completely received message. Control messages go to their own
+// queue. Training messages cross the emulated uplink (on the server) or wait
+// for the arrival time that the sender's emulator set (on a client).
 void Transport::deliver_locked(Message message, std::int64_t bytes) {
   const double now = options_.clock.now();
   message.completion_time = now;

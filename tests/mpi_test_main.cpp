@@ -1,7 +1,7 @@
 // GoogleTest entry point for tests that run on several MPI ranks.
 //
 // Every rank runs every test. The process exits non-zero on every rank when
-// any rank failed, so CTest sees a failure whichever rank found it.
+// any rank failed, so CTest reports a failure whichever rank found it.
 #include <gtest/gtest.h>
 #include <mpi.h>
 

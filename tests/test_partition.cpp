@@ -64,7 +64,7 @@ std::vector<std::uint8_t> balanced_labels(std::size_t samples, int classes) {
 }
 
 // Mean over clients of the share of a client's samples that its most common
-// class makes up: 1 when every client holds one class, 1/classes when IID.
+// class makes up: 1 when every client has one class, 1/classes when IID.
 double mean_majority_share(const std::vector<std::vector<std::int64_t>>& shards,
                            const std::vector<std::uint8_t>& labels, int classes) {
   double total = 0.0;

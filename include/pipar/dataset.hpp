@@ -11,7 +11,7 @@
 
 namespace pipar {
 
-// What pipar knows about a data set: file names, shape and normalisation.
+// The file names, input shape, classes and normalisation of a data set.
 struct DatasetSpec {
   std::string name;
   InputShape input;

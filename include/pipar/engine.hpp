@@ -12,8 +12,8 @@ namespace pipar {
 // round. Collective over `world`. Input errors, whether seen on every rank
 // (an invalid cut point) or on one (a missing data file, an output path that
 // cannot be written), are printed once and then thrown as ReportedError on
-// every rank; any other exception means the ranks may be out of step and
-// the caller must call MPI_Abort.
+// every rank. Any other exception means the ranks may be out of step, so the
+// caller must call MPI_Abort.
 void run_train(const TrainOptions& options, const mpi::Communicator& world, const RunInfo& run);
 
 }  // namespace pipar

@@ -8,7 +8,7 @@ namespace pipar {
 
 // Input that the user can fix: an option value, a missing or malformed data
 // file, an output path that cannot be written. The message names the value
-// and says what to do. The program exits with status 2 on it.
+// and the fix. The program exits with status 2 on it.
 class InputError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

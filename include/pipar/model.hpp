@@ -45,7 +45,7 @@ void check_cut_point(const std::string& model_name, int cut, std::size_t block_c
 
 namespace pipar {
 
-// What a user needs to pick a cut point: per block of a chain.
+// The size, output and cost of one block of a chain, for choosing a cut point.
 struct BlockInfo {
   std::int64_t parameters = 0;
   std::vector<std::int64_t> output_shape;  // per sample, e.g. {32, 14, 14}

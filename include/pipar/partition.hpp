@@ -13,12 +13,12 @@ namespace pipar {
 std::vector<std::vector<std::int64_t>> iid_partition(std::int64_t sample_count, int clients,
                                                      std::uint64_t seed);
 
-// Splits samples by label into `clients` non-IID shards: for every class, a
+// Splits samples by label into `clients` non-IID shards. For every class, a
 // Dirichlet(alpha) draw over the clients gives the share of that class's
-// samples each client gets. Small alpha gives each client few classes; large
-// alpha approaches an IID split. Every sample is in exactly one shard. A draw
-// that leaves a client without samples is repeated with the next seed, up to
-// 100 times; after that InputError names alpha and the fix.
+// samples each client gets. Small alpha gives each client few classes, while
+// large alpha approaches an IID split. Every sample is in exactly one shard.
+// A draw that leaves a client without samples is repeated with the next seed,
+// up to 100 times. After that, InputError names alpha and the fix.
 std::vector<std::vector<std::int64_t>> dirichlet_partition(const std::vector<std::uint8_t>& labels,
                                                            int classes, int clients, double alpha,
                                                            std::uint64_t seed);

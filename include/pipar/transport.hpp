@@ -8,14 +8,15 @@
 // LibTorch computes the next micro-batch. This needs MPI_THREAD_MULTIPLE,
 // because the calling thread posts sends and may run collectives meanwhile.
 //
-// Contract: one Transport per rank and communicator; send(), receive() and
+// Contract: one Transport per rank and communicator. send(), receive() and
 // wait() may be called from any thread. Each message is a MessageHeader
 // followed by its tensors, all from one sender on tags reserved for the
 // Transport, so messages from one sender arrive in the order they were sent.
 // receive() returns messages from all senders in the order they completed.
-// Destroying a Transport waits for its outstanding requests; if they do not
-// complete within the drain timeout the process aborts with MPI_Abort, so no
-// request is ever dropped silently.
+// Destroying a Transport waits for its outstanding requests. If they do not
+// complete within the drain timeout, the process aborts with MPI_Abort, so no
+// request is dropped silently (except while an exception unwinds, see the
+// destructor).
 #pragma once
 
 #include <torch/torch.h>
@@ -27,7 +28,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <thread>
 #include <vector>
 
@@ -70,7 +70,6 @@ class SendRequest {
   bool done() const { return done_.load(std::memory_order_acquire); }
   // Shared-clock time at which the progress thread saw the last request complete.
   double completion_time() const { return completion_time_; }
-  double post_time() const { return header_.send_time; }
 
  private:
   friend class Transport;
@@ -107,15 +106,11 @@ class Transport {
   // Blocks until a training message has arrived (and, with emulated links,
   // reached its arrival time) and returns the oldest.
   Message receive();
-  std::optional<Message> try_receive();
   // Blocks until a control message (kEvents) has arrived and returns it.
   Message receive_control();
 
   void wait(const SendRequest& request);
   void wait_all_sends();
-
-  // One poll of requests and incoming messages; for use without the thread.
-  void poll();
 
   // Header and payload bytes sent to / received from `rank` so far.
   std::int64_t bytes_sent_to(int rank) const;
