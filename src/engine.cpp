@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 
+#include "pipar/agreement.hpp"
 #include "pipar/clock.hpp"
 #include "pipar/dataset.hpp"
 #include "pipar/events.hpp"
@@ -27,36 +28,6 @@ namespace {
 
 constexpr int kServerRank = 0;
 constexpr std::int64_t kEvalBatchSize = 1000;
-
-// Runs a check whose outcome is the same on every rank, such as an option
-// against the model; rank 0 alone prints the error.
-template <typename Check>
-void run_same_on_every_rank(const mpi::Communicator& world, Check&& check) {
-  try {
-    check();
-  } catch (const InputError& error) {
-    if (world.rank() == 0) log::error(error.what());
-    throw ReportedError(2);
-  }
-}
-
-// Runs a step whose outcome may differ between ranks, such as reading a
-// file; the lowest failing rank prints its error and every rank stops.
-template <typename Step>
-void run_and_agree(const mpi::Communicator& world, Step&& step) {
-  std::string message;
-  bool failed = false;
-  try {
-    step();
-  } catch (const InputError& error) {
-    failed = true;
-    message = error.what();
-  }
-  const int lowest = world.lowest_failed_rank(failed);
-  if (lowest < 0) return;
-  if (world.rank() == lowest) log::error(message);
-  throw ReportedError(2);
-}
 
 int available_cpus() {
   cpu_set_t allowed;
@@ -313,25 +284,28 @@ void log_round(const TrainOptions& options, int round, const RoundRecord& record
 
 void run_server(const TrainOptions& options, const mpi::Communicator& world,
                 const DatasetSpec& spec, const RunInfo& run, const Clock& clock, int threads,
-                bool busy_wait) {
+                bool busy_wait, RunSink* sink) {
   const int clients = world.size() - 1;
   std::vector<std::string> thread_texts = world.all_gather(std::to_string(threads));
   std::vector<std::int64_t> threads_per_rank;
   for (const auto& text : thread_texts) threads_per_rank.push_back(std::stoll(text));
 
   EventLog events;
-  std::optional<TrainRecorder> recorder;
+  std::optional<TrainRecorder> own_recorder;
+  if (sink == nullptr) own_recorder.emplace(options, run);
+  RunSink* const recorder = sink != nullptr ? sink : &*own_recorder;
   std::optional<TensorData> test;
   std::vector<LinkSettings> links;
   Event loading{Resource::kServerCompute, 0, EventKind::kLoadData};
   loading.start = clock.now();
   run_and_agree(world, [&] {
-    recorder.emplace(options, run, threads_per_rank,
-                     std::vector<std::pair<std::string, std::string>>{
-                         {"libtorch_version", TORCH_VERSION},
-                         {"optimizer_state_policy", kOptimizerStatePolicy},
-                         {"clock_alignment", clock_alignment_note()}},
-                     resource_names(clients));
+    RunStart start;
+    start.threads_per_rank = threads_per_rank;
+    start.extra = {{"libtorch_version", TORCH_VERSION},
+                   {"optimizer_state_policy", kOptimizerStatePolicy},
+                   {"clock_alignment", clock_alignment_note()}};
+    start.resources = resource_names(clients);
+    recorder->begin(start);
     test = load_test_set(options, spec);
     if (options.emulates_links()) links = link_settings(options, clients);
   });
@@ -401,14 +375,21 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
     write_chrome_trace(options.trace, all_events, clients, origin);
     log::info("trace written to ", options.trace);
   }
-  log::info("results written to ", options.output);
+  if (own_recorder) log::info("results written to ", options.output);
   transport.wait_all_sends();
   world.barrier();
 }
 
 }  // namespace
 
-void run_train(const TrainOptions& options, const mpi::Communicator& world, const RunInfo& run) {
+void check_model_and_dataset(const TrainOptions& options) {
+  const DatasetSpec spec = dataset_spec(options.dataset);
+  const torch::nn::Sequential model = build_seeded_model(options, spec);
+  if (!is_federated(options)) check_cut_point(options.model, options.cut, model->size());
+}
+
+void run_train(const TrainOptions& options, const mpi::Communicator& world, const RunInfo& run,
+               RunSink* sink) {
   run_same_on_every_rank(world, [&] { validate_train_options(options, world.size()); });
   const int threads = options.threads > 0 ? options.threads : default_threads_per_rank(world);
   torch::set_num_threads(threads);
@@ -419,9 +400,8 @@ void run_train(const TrainOptions& options, const mpi::Communicator& world, cons
 
   DatasetSpec spec;
   run_same_on_every_rank(world, [&] {
+    check_model_and_dataset(options);
     spec = dataset_spec(options.dataset);
-    const torch::nn::Sequential model = build_seeded_model(options, spec);
-    if (!is_federated(options)) check_cut_point(options.model, options.cut, model->size());
   });
 
   const Clock clock = synchronize_clock(world);
@@ -432,7 +412,7 @@ void run_train(const TrainOptions& options, const mpi::Communicator& world, cons
               options.wait_policy, ")");
   }
   if (world.rank() == kServerRank) {
-    run_server(options, world, spec, run, clock, threads, busy_wait);
+    run_server(options, world, spec, run, clock, threads, busy_wait, sink);
   } else {
     world.all_gather(std::to_string(threads));
     run_client(options, world, spec, clock, threads, busy_wait);

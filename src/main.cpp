@@ -3,15 +3,19 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "pipar/engine.hpp"
 #include "pipar/error.hpp"
+#include "pipar/export_command.hpp"
 #include "pipar/log.hpp"
 #include "pipar/models_command.hpp"
 #include "pipar/mpi.hpp"
 #include "pipar/options.hpp"
 #include "pipar/run_info.hpp"
+#include "pipar/slurm.hpp"
+#include "pipar/sweep.hpp"
 
 namespace {
 
@@ -46,16 +50,35 @@ int main(int argc, char** argv) {
         "models", "List a model's blocks with their size, output and FLOPs, to choose a cut point");
     pipar::add_models_options(*models, models_options);
 
+    pipar::SweepOptions sweep_options;
+    CLI::App* sweep = app.add_subcommand(
+        "sweep", "Run every point of a TOML sweep file in this MPI job, into one HDF5 file "
+                 "that a rerun resumes");
+    pipar::add_sweep_options(*sweep, sweep_options);
+    pipar::ExportOptions export_options;
+    CLI::App* export_command = app.add_subcommand(
+        "export", "Write the per-point summary of a sweep results file as CSV or JSON");
+    pipar::add_export_options(*export_command, export_options);
+
     exit_code = parse(app, argc, argv, world.rank());
     if (exit_code >= 0) return exit_code;
     exit_code = 0;
-    if (models->parsed()) {
-      if (world.rank() == 0) pipar::run_models(models_options);
+
+    // srun with a PMI plugin that does not match the MPI library starts N
+    // singletons, each rank 0 of its own world: stop them before they run.
+    const char* mpirun_size = std::getenv("OMPI_COMM_WORLD_SIZE");
+    pipar::check_launcher(pipar::read_slurm_environment(), world.size(), mpirun_size != nullptr);
+
+    if (models->parsed() || export_command->parsed()) {
+      if (world.rank() == 0 && models->parsed()) pipar::run_models(models_options);
+      if (world.rank() == 0 && export_command->parsed()) pipar::run_export(export_options);
       return 0;
     }
 
     const std::string role = world.rank() == 0 ? "server" : "client";
-    const auto level = pipar::log::parse_level(train_options.log_level);
+    const std::string& log_level =
+        sweep->parsed() ? sweep_options.log_level : train_options.log_level;
+    const auto level = pipar::log::parse_level(log_level);
     // Ranks other than 0 print info lines only when debug output is requested.
     const auto rank_level = world.rank() == 0 || level == pipar::log::Level::kDebug
                                 ? level
@@ -64,8 +87,14 @@ int main(int argc, char** argv) {
 
     const pipar::RunInfo run = pipar::collect_run_info(world, argc, argv);
     if (train->parsed()) pipar::run_train(train_options, world, run);
+    if (sweep->parsed()) pipar::run_sweep(sweep_options, world, argc, argv);
   } catch (const pipar::ReportedError& error) {
     exit_code = error.exit_code();
+  } catch (const pipar::InputError& error) {
+    // Only steps that run on one rank without the others waiting for it,
+    // such as `pipar export` and the launcher check, get here.
+    pipar::log::error(error.what());
+    exit_code = 2;
   } catch (const std::exception& error) {
     pipar::log::error(error.what());
     MPI_Abort(MPI_COMM_WORLD, 1);

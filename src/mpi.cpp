@@ -2,6 +2,8 @@
 #include "pipar/mpi.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <utility>
 
 #include "pipar/error.hpp"
@@ -88,7 +90,27 @@ Communicator Communicator::split_shared() const {
   return Communicator(node);
 }
 
+Communicator Communicator::split(int color, int key) const {
+  MPI_Comm part = MPI_COMM_NULL;
+  check(MPI_Comm_split(comm_, color, key, &part), "MPI_Comm_split");
+  if (part == MPI_COMM_NULL) return Communicator();
+  return Communicator(part);
+}
+
 void Communicator::barrier() const { check(MPI_Barrier(comm_), "MPI_Barrier"); }
+
+void Communicator::barrier_sleeping(int max_sleep_us) const {
+  MPI_Request request = MPI_REQUEST_NULL;
+  check(MPI_Ibarrier(comm_, &request), "MPI_Ibarrier");
+  int sleep_us = 1;
+  while (true) {
+    int done = 0;
+    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
+    sleep_us = std::min(2 * sleep_us, max_sleep_us);
+  }
+}
 
 int Communicator::lowest_failed_rank(bool failed) const {
   int candidate = failed ? rank_ : size_;

@@ -526,7 +526,22 @@ void ResultsFile::Impl::append(const std::string& dataset, const ElementType& ty
 
 namespace {
 
+Handle open_file_read_only(const std::string& path) {
+  struct stat status {};
+  if (stat(path.c_str(), &status) != 0 || !S_ISREG(status.st_mode)) {
+    throw InputError("results file " + path + " not found; give the path of an HDF5 file that "
+                     "pipar wrote");
+  }
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    throw InputError("cannot read results file " + path + ": it is not an HDF5 file");
+  }
+  return checked(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, "H5Fopen",
+                 "file " + path);
+}
+
 Handle open_file(const std::string& path, ResultsFile::Mode mode) {
+  if (mode == ResultsFile::Mode::kRead) return open_file_read_only(path);
   const bool exists = check_output_path(path);
   const std::string where = "file " + path;
 
@@ -685,6 +700,137 @@ std::vector<std::string> ResultsFile::list_groups(const std::string& group) cons
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+// ----- Reading.
+
+namespace {
+
+// H5Aiterate2 callback that collects attribute names.
+herr_t store_attribute_name(hid_t, const char* name, const H5A_info_t*, void* names) noexcept {
+  try {
+    static_cast<std::vector<std::string>*>(names)->emplace_back(name);
+  } catch (...) {
+    return -1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::vector<std::string> ResultsFile::attribute_names(const std::string& object) const {
+  const SilentErrorStack silent;
+  const std::string target = canonical_path(object);
+  const Impl& file = impl();
+  const ObjectKind kind = file.kind_of(target);
+  if (kind != ObjectKind::kGroup && kind != ObjectKind::kDataset) {
+    throw std::invalid_argument("cannot list the attributes of " + file.where(target) +
+                                " because it does not exist");
+  }
+  const Handle opened = file.open_object(target);
+  std::vector<std::string> names;
+  hsize_t index = 0;
+  check(H5Aiterate2(opened.get(), H5_INDEX_NAME, H5_ITER_INC, &index, store_attribute_name, &names),
+        "H5Aiterate2", file.where(target));
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+namespace {
+
+// Opens attribute `name` of `object`, or throws std::invalid_argument naming
+// both when either is missing.
+Handle open_attribute(const Handle& object, const std::string& name, const std::string& where) {
+  const htri_t found = H5Aexists(object.get(), name.c_str());
+  check(found, "H5Aexists", where);
+  if (found == 0) {
+    throw std::invalid_argument("attribute " + name + " not found on " + where);
+  }
+  return checked(H5Aopen(object.get(), name.c_str(), H5P_DEFAULT), H5Aclose, "H5Aopen",
+                 where + " (attribute " + name + ")");
+}
+
+}  // namespace
+
+// An open attribute with the object it belongs to, which stays open while
+// the attribute is read.
+struct OpenAttribute {
+  Handle object;
+  Handle attribute;
+  Handle type;
+  std::string where;
+};
+
+OpenAttribute open_attribute_of(const ResultsFile::Impl& file, const std::string& object,
+                                const std::string& name) {
+  OpenAttribute opened;
+  const std::string target = canonical_path(object);
+  opened.where = file.where(target);
+  opened.object = file.open_object(target);
+  opened.attribute = open_attribute(opened.object, name, opened.where);
+  opened.type = checked(H5Aget_type(opened.attribute.get()), H5Tclose, "H5Aget_type", opened.where);
+  return opened;
+}
+
+std::string ResultsFile::read_string_attribute(const std::string& object,
+                                               const std::string& name) const {
+  const SilentErrorStack silent;
+  const OpenAttribute opened = open_attribute_of(impl(), object, name);
+  if (H5Tget_class(opened.type.get()) != H5T_STRING || H5Tis_variable_str(opened.type.get()) <= 0) {
+    throw std::invalid_argument("attribute " + name + " on " + opened.where +
+                                " is not a variable-length string");
+  }
+  const Handle memory_type = make_utf8_string_type(opened.where);
+  char* text = nullptr;
+  check(H5Aread(opened.attribute.get(), memory_type.get(), &text), "H5Aread", opened.where);
+  std::string value = text != nullptr ? text : "";
+  H5free_memory(text);
+  return value;
+}
+
+double ResultsFile::read_number_attribute(const std::string& object, const std::string& name) const {
+  const SilentErrorStack silent;
+  const OpenAttribute opened = open_attribute_of(impl(), object, name);
+  const H5T_class_t type_class = H5Tget_class(opened.type.get());
+  if (type_class != H5T_INTEGER && type_class != H5T_FLOAT) {
+    throw std::invalid_argument("attribute " + name + " on " + opened.where + " is not a number");
+  }
+  double value = 0.0;
+  check(H5Aread(opened.attribute.get(), H5T_NATIVE_DOUBLE, &value), "H5Aread", opened.where);
+  return value;
+}
+
+std::vector<double> ResultsFile::read_doubles(const std::string& dataset,
+                                              std::vector<std::size_t>* shape) const {
+  const SilentErrorStack silent;
+  const std::string target = canonical_path(dataset);
+  const Impl& file = impl();
+  if (file.kind_of(target) != ObjectKind::kDataset) {
+    throw std::invalid_argument("cannot read " + file.where(target) + " because no dataset exists there");
+  }
+  const Handle opened = checked(H5Dopen2(file.file.get(), target.c_str(), H5P_DEFAULT), H5Dclose,
+                                "H5Dopen2", file.where(target));
+  const Handle type = checked(H5Dget_type(opened.get()), H5Tclose, "H5Dget_type", file.where(target));
+  const H5T_class_t type_class = H5Tget_class(type.get());
+  if (type_class != H5T_INTEGER && type_class != H5T_FLOAT) {
+    throw std::invalid_argument("dataset " + file.where(target) + " is not numeric");
+  }
+  const Handle space =
+      checked(H5Dget_space(opened.get()), H5Sclose, "H5Dget_space", file.where(target));
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  check(rank, "H5Sget_simple_extent_ndims", file.where(target));
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  check(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr), "H5Sget_simple_extent_dims",
+        file.where(target));
+  std::size_t count = 1;
+  for (hsize_t dim : dims) count *= static_cast<std::size_t>(dim);
+  std::vector<double> values(count);
+  if (count > 0) {
+    check(H5Dread(opened.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+          "H5Dread", file.where(target));
+  }
+  if (shape != nullptr) shape->assign(dims.begin(), dims.end());
+  return values;
 }
 
 void ResultsFile::remove(const std::string& object) {

@@ -54,7 +54,18 @@ class Communicator {
 
   // The ranks that share this rank's node (MPI_COMM_TYPE_SHARED).
   Communicator split_shared() const;
+
+  // Splits by `color` (MPI_Comm_split), ordering each part by `key`. A rank
+  // that passes MPI_UNDEFINED receives an empty communicator (is_null()).
+  // Collective.
+  Communicator split(int color, int key) const;
+  bool is_null() const { return comm_ == MPI_COMM_NULL; }
+
   void barrier() const;
+  // A barrier that sleeps between tests of an MPI_Ibarrier instead of
+  // polling, so that ranks waiting here leave their cores to ranks that
+  // compute. Each sleep is at most `max_sleep_us` microseconds. Collective.
+  void barrier_sleeping(int max_sleep_us) const;
 
   // Returns the lowest rank on which `failed` is true, or -1 when no rank
   // failed. Collective: every rank must call it, so a failure seen on one

@@ -37,12 +37,14 @@ namespace pipar {
 class ResultsFile {
  public:
   // kCreate truncates an existing file. kAppend opens an existing file for
-  // reading and writing, or creates it when it is absent.
-  enum class Mode { kCreate, kAppend };
+  // reading and writing, or creates it when it is absent. kRead opens an
+  // existing file read-only, and every write method then fails.
+  enum class Mode { kCreate, kAppend, kRead };
 
   // Opens or creates the file. Throws pipar::InputError when the path cannot
   // be written (missing directory, no permission, the path is a directory, or
-  // with kAppend an existing file that is not an HDF5 file).
+  // with kAppend an existing file that is not an HDF5 file), and with kRead
+  // when the file is missing or is not an HDF5 file.
   explicit ResultsFile(const std::string& path, Mode mode = Mode::kCreate);
 
   // Closes every HDF5 handle and never throws. A failure to write the last
@@ -115,6 +117,21 @@ class ResultsFile {
   // left out. Throws std::invalid_argument when the group does not exist.
   std::vector<std::string> list_groups(const std::string& group) const;
 
+  // Returns the names of the attributes of a group or dataset, sorted.
+  std::vector<std::string> attribute_names(const std::string& object) const;
+
+  // Read a scalar attribute. A string attribute must be a variable-length
+  // string; a number attribute may be any integer or float type and is
+  // converted. Throw std::invalid_argument when the attribute is missing or
+  // of the other kind.
+  std::string read_string_attribute(const std::string& object, const std::string& name) const;
+  double read_number_attribute(const std::string& object, const std::string& name) const;
+
+  // Reads every element of a numeric dataset of any rank, row-major and
+  // converted to double; `shape`, when given, receives its dimensions.
+  std::vector<double> read_doubles(const std::string& dataset,
+                                   std::vector<std::size_t>* shape = nullptr) const;
+
   // Unlinks a group with everything in it, or a dataset, for example a sweep
   // point that a killed run left half written. Throws std::invalid_argument
   // when nothing exists at that path or the path is the root group.
@@ -124,9 +141,10 @@ class ResultsFile {
   // global scope). See the class comment for what survives a crash.
   void flush();
 
- private:
+  // The HDF5 handles, defined in results.cpp only.
   struct Impl;
 
+ private:
   Impl& impl() const;
 
   std::string path_;

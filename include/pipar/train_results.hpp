@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,30 +29,94 @@ struct RoundRecord {
   std::vector<double> idle_s;
 };
 
-// Written by rank 0 only. Every round is flushed to disk as it is recorded,
-// so a run that dies keeps every completed round.
-class TrainRecorder {
- public:
-  // Creates `options.output` and writes the metadata. `extra` adds
-  // attributes to the root group (LibTorch version, optimizer policy, ...).
-  // Throws InputError when the file cannot be created.
-  TrainRecorder(const TrainOptions& options, const RunInfo& run,
-                const std::vector<std::int64_t>& threads_per_rank,
-                const std::vector<std::pair<std::string, std::string>>& extra,
-                const std::vector<std::string>& resources);
+// What rank 0 knows when training starts, for the results metadata.
+struct RunStart {
+  std::vector<std::int64_t> threads_per_rank;                // indexed by rank
+  std::vector<std::pair<std::string, std::string>> extra;    // root attributes (LibTorch version, ...)
+  std::vector<std::string> resources;                        // resource_names() of the run
+};
 
-  void record_round(const RoundRecord& record);
-  // Appends encoded events (encode_events()) to /events; `origin` is the
+// Receives the results of one training run on rank 0, in this order: begin(),
+// then record_round() and record_events() once per round, record_model()
+// and finish(). A sink that fails in begin() throws InputError.
+class RunSink {
+ public:
+  virtual ~RunSink() = default;
+  virtual void begin(const RunStart& start) = 0;
+  virtual void record_round(const RoundRecord& record) = 0;
+  // `encoded` holds the round's events (encode_events()); `origin` is the
   // shared-clock time at which training started.
-  void record_events(const std::vector<double>& encoded, double origin);
+  virtual void record_events(const std::vector<double>& encoded, double origin) = 0;
+  virtual void record_model(const std::vector<double>& floating,
+                            const std::vector<std::int64_t>& integer) = 0;
+  virtual void finish() = 0;
+};
+
+// The results file of `pipar train`. Every round is flushed to disk as it is
+// recorded, so a run that dies keeps every completed round.
+class TrainRecorder : public RunSink {
+ public:
+  TrainRecorder(const TrainOptions& options, const RunInfo& run);
+
+  // Creates `options.output` and writes the metadata. Throws InputError when
+  // the file cannot be created.
+  void begin(const RunStart& start) override;
+  void record_round(const RoundRecord& record) override;
+  void record_events(const std::vector<double>& encoded, double origin) override;
   // Stores the final aggregated model as flat state (see docs/results.md).
-  void record_model(const std::vector<double>& floating, const std::vector<std::int64_t>& integer);
+  void record_model(const std::vector<double>& floating,
+                    const std::vector<std::int64_t>& integer) override;
   // Marks the run completed and stores its end time.
-  void finish();
+  void finish() override;
 
  private:
-  ResultsFile file_;
+  ResultsFile& file();
+
+  TrainOptions options_;
+  RunInfo run_;
+  std::optional<ResultsFile> file_;
   std::string resources_;
 };
+
+// Keeps a run's results in memory, for a sweep that writes each point once
+// it completes. The final model is not kept.
+class RecordedRun : public RunSink {
+ public:
+  void begin(const RunStart& start) override { start_ = start; }
+  void record_round(const RoundRecord& record) override { rounds_.push_back(record); }
+  void record_events(const std::vector<double>& encoded, double origin) override;
+  void record_model(const std::vector<double>&, const std::vector<std::int64_t>&) override {}
+  void finish() override { finished_ = true; }
+
+  const RunStart& start() const { return start_; }
+  const std::vector<RoundRecord>& rounds() const { return rounds_; }
+  const std::vector<double>& events() const { return events_; }
+  double origin() const { return origin_; }
+  bool finished() const { return finished_; }
+
+ private:
+  RunStart start_;
+  std::vector<RoundRecord> rounds_;
+  std::vector<double> events_;
+  double origin_ = 0.0;
+  bool finished_ = false;
+};
+
+// Writes the per-round tables of `record` below `group` ("/" for a train
+// file): one row in each dataset of `group`/rounds. `resources` names the
+// columns of busy_s and idle_s.
+void append_round(ResultsFile& file, const std::string& group, const RoundRecord& record,
+                  const std::string& resources);
+
+// Appends encoded events to `group`/events, creating it with its column
+// names and `origin` on first use.
+void append_events(ResultsFile& file, const std::string& group, const std::vector<double>& encoded,
+                   double origin);
+
+// Returns the current UTC time as ISO 8601, for example 2026-12-05T01:30:00Z.
+std::string utc_timestamp();
+
+// Returns the resource names joined with ", ", as stored in `columns`.
+std::string join_resources(const std::vector<std::string>& resources);
 
 }  // namespace pipar
