@@ -198,7 +198,7 @@ void run_sweep(const SweepOptions& options, const mpi::Communicator& world, int 
   run_same_on_every_rank(world, [&] {
     sweep = parse_sweep(text, options.sweep_file, world.size() - 1, overrides);
   });
-  // A dry run lists the points without the ranks they need, and says how
+  // A dry run lists the points without the ranks they need, and prints how
   // many that is.
   int ranks_needed = 2;
   for (const SweepPoint& point : sweep.points) ranks_needed = std::max(ranks_needed, point.clients + 1);

@@ -185,7 +185,7 @@ SweepResults::SweepResults(const std::string& path, const SweepDefinition& sweep
       throw InputError("results file " + path + " exists and is not a pipar sweep file" + fix);
     }
     if (existing.read_string_attribute("/", "sweep_text") != sweep.text) {
-      throw InputError("results file " + path + " holds the results of another sweep file (its "
+      throw InputError("results file " + path + " contains the results of another sweep file (its "
                        "sweep_text differs from " + sweep.path + ")" + fix);
     }
     if (existing.read_string_attribute("/", "overrides") != invocation.overrides) {
@@ -197,7 +197,7 @@ SweepResults::SweepResults(const std::string& path, const SweepDefinition& sweep
       const int index = std::stoi(name);
       if (index >= points_total_ ||
           existing.read_string_attribute(point_group(index), "key") != sweep.points[index].key) {
-        throw InputError("results file " + path + " holds a point " + name +
+        throw InputError("results file " + path + " contains a point " + name +
                          " that this sweep file does not produce" + fix);
       }
       completed_.insert(index);

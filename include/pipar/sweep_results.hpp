@@ -16,7 +16,7 @@ namespace pipar {
 
 // Statistics of one point over its repetitions. Each repetition contributes
 // the mean of its measured rounds (the final round for test accuracy), and
-// the summary holds the median, minimum and maximum of those values.
+// the summary contains the median, minimum and maximum of those values.
 struct PointSummary {
   std::vector<std::string> names;  // column names, each with its unit suffix
   std::vector<double> values;
@@ -57,13 +57,13 @@ struct SweepInvocation {
 class SweepResults {
  public:
   // Creates `path`, or reopens it to resume the same sweep. Throws InputError
-  // when the path cannot be written, or when the existing file holds another
+  // when the path cannot be written, or when the existing file contains another
   // sweep file's results or was run with other command-line overrides.
   SweepResults(const std::string& path, const SweepDefinition& sweep,
                const SweepInvocation& invocation);
 
   const std::string& path() const { return path_; }
-  // Indices of the points the file already holds.
+  // Indices of the points the file already contains.
   const std::set<int>& completed() const { return completed_; }
 
   // Stores a point with its summary, then flushes and renames, so the point
