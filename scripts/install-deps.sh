@@ -13,6 +13,10 @@ packages=(
   libtomlplusplus-dev nlohmann-json3-dev
   dataset-fashion-mnist
   python3 python3-h5py python3-matplotlib
+  # Slurm for the jobs/ scripts and the one-node test cluster. The mpi/pmix
+  # plugin (mpi_pmix_v4.so) is in slurm-wlm-basic-plugins and loads
+  # pmix2/lib/libpmix.so, a file that only libpmix-dev ships.
+  slurm-wlm slurm-wlm-basic-plugins munge libpmix-dev
 )
 
 missing=()
@@ -39,5 +43,15 @@ fi
 
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# The munge, slurmctld and slurmd packages start their services on install,
+# which cannot work in a container without an init system. Without systemd,
+# and when no policy-rc.d is there already, a policy-rc.d that denies every
+# start (exit status 101, see invoke-rc.d(8)) is in place for this install only.
+policy_rc_d=/usr/sbin/policy-rc.d
+if [[ ! -d /run/systemd/system && ! -e $policy_rc_d ]]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy_rc_d" >/dev/null
+  "${sudo_cmd[@]}" chmod 755 "$policy_rc_d"
+  trap '"${sudo_cmd[@]}" rm -f "$policy_rc_d"' EXIT
+fi
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -34,6 +34,18 @@ int parse(CLI::App& app, int argc, char** argv, int rank) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(OPEN_MPI)
+  // Open MPI aborts in MPI_Init with a message about its build when srun
+  // gives it no PMIx server; say instead what to change in the launch. The
+  // tasks do not know each other, so only the step's first task prints.
+  const pipar::SlurmInfo slurm = pipar::read_slurm_environment();
+  const std::string problem = pipar::pmix_problem_before_init(
+      slurm, std::getenv("PMIX_NAMESPACE") != nullptr, std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr);
+  if (!problem.empty()) {
+    if (slurm.proc_id == "0" || slurm.proc_id.empty()) std::fprintf(stderr, "error: %s\n", problem.c_str());
+    return 2;
+  }
+#endif
   pipar::mpi::Environment environment(argc, argv, MPI_THREAD_MULTIPLE);
   int exit_code = 0;
   try {

@@ -40,27 +40,42 @@ SlurmInfo read_slurm_environment() {
   info.tasks_per_node = environment("SLURM_TASKS_PER_NODE");
   info.cpus_per_task = environment("SLURM_CPUS_PER_TASK");
   info.step_tasks = environment("SLURM_STEP_NUM_TASKS");
+  info.proc_id = environment("SLURM_PROCID");
   info.array_job_id = environment("SLURM_ARRAY_JOB_ID");
   info.array_task_id = environment("SLURM_ARRAY_TASK_ID");
   return info;
 }
 
-void check_launcher(const SlurmInfo& slurm, int world_size, bool launched_by_mpirun) {
-  // SLURM_STEP_NUM_TASKS is set by srun for its step; a batch script's own
-  // shell has no step tasks to compare with.
-  if (world_size != 1 || launched_by_mpirun || slurm.step_tasks.empty()) return;
-  int step_tasks = 0;
+namespace {
+
+// Tasks of this srun step, or 0 outside a step. SLURM_STEP_NUM_TASKS is set
+// by srun; a batch script's own shell has no step.
+int step_task_count(const SlurmInfo& slurm) {
+  if (slurm.step_tasks.empty()) return 0;
   try {
-    step_tasks = std::stoi(slurm.step_tasks);
+    return std::stoi(slurm.step_tasks);
   } catch (const std::exception&) {
-    return;
+    return 0;
   }
-  if (step_tasks <= 1) return;
-  throw InputError("srun started " + slurm.step_tasks + " tasks but MPI reports a world of 1, so "
-                   "every task would run as rank 0: srun's PMI plugin does not match the MPI "
-                   "library. Launch with srun --mpi=pmix (Debian's Open MPI 4.1 supports PMIx, "
-                   "not PMI-2), set MpiDefault=pmix in slurm.conf, or use mpirun inside the "
-                   "allocation");
+}
+
+std::string pmi_mismatch_message(const SlurmInfo& slurm, const std::string& finding) {
+  return "srun started " + slurm.step_tasks + " tasks but " + finding + ", so every task would "
+         "run alone as rank 0: srun's PMI plugin does not match the MPI library. Launch with "
+         "srun --mpi=pmix (Debian's Open MPI 4.1 supports PMIx, not PMI-2), set MpiDefault=pmix "
+         "in slurm.conf, or use mpirun inside the allocation";
+}
+
+}  // namespace
+
+std::string pmix_problem_before_init(const SlurmInfo& slurm, bool has_pmix, bool launched_by_mpirun) {
+  if (has_pmix || launched_by_mpirun || step_task_count(slurm) <= 1) return "";
+  return pmi_mismatch_message(slurm, "it provides no PMIx server to this task");
+}
+
+void check_launcher(const SlurmInfo& slurm, int world_size, bool launched_by_mpirun) {
+  if (world_size != 1 || launched_by_mpirun || step_task_count(slurm) <= 1) return;
+  throw InputError(pmi_mismatch_message(slurm, "MPI reports a world of 1"));
 }
 
 }  // namespace pipar

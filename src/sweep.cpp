@@ -162,7 +162,7 @@ void log_plan(const SweepDefinition& sweep, const std::string& output, std::size
             sweep.duplicates > 0 ? " (" + std::to_string(sweep.duplicates) +
                                        " grid entries dropped as duplicates)"
                                  : std::string(),
-            ", ", sweep.repetitions, " repetitions each; results in ", output,
+            ", repetitions per point: ", sweep.repetitions, "; results in ", output,
             done > 0 ? ", " + std::to_string(done) + " points already there" : std::string());
 }
 

@@ -152,6 +152,18 @@ std::map<std::string, std::string> read_base(const toml::table* table, const std
   return base;
 }
 
+// Resolves relative file and folder options against the sweep file's folder,
+// so that a sweep file and the trace next to it work from any directory.
+void resolve_paths(std::map<std::string, std::string>& parameters, const std::string& path) {
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  for (const char* option : {"bandwidth-trace", "data-dir"}) {
+    const auto found = parameters.find(option);
+    if (found == parameters.end() || found->second.empty()) continue;
+    const std::filesystem::path value(found->second);
+    if (value.is_relative()) found->second = (folder / value).lexically_normal().string();
+  }
+}
+
 // Drops parameters that the point's scheme ignores, so that points which
 // train the same way get the same key: every scheme but PiPar sends whole
 // batches, and FL trains the whole model on the clients.
@@ -195,6 +207,7 @@ SweepPoint make_point(std::map<std::string, std::string> parameters, int default
                       const Settings& settings, const std::vector<std::string>& overrides,
                       const std::vector<Axis>& axes, const std::string& path) {
   drop_ignored_parameters(parameters);
+  resolve_paths(parameters, path);
   SweepPoint point;
   std::string label;
   for (const Axis& axis : axes) {

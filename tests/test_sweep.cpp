@@ -107,6 +107,13 @@ TEST(SweepFile, NameDefaultsToFileStem) {
   EXPECT_EQ(sweep.points.size(), 1u);
 }
 
+TEST(SweepFile, RelativeTraceResolvedNextToFile) {
+  const char* text = "[base]\nbandwidth-trace = \"traces/halving.csv\"\ndata-dir = \"/data\"\n";
+  const SweepDefinition sweep = parse_sweep(text, "bench/fig.toml", 4, {});
+  EXPECT_EQ(sweep.points[0].options.bandwidth_trace, "bench/traces/halving.csv");
+  EXPECT_EQ(sweep.points[0].options.data_dir, "/data");
+}
+
 TEST(SweepFile, UnknownKeyNamesLineAndChoices) {
   const std::string message =
       input_error([] { parse_sweep("[grid]\n\nmicro-batch = [1, 2]\n", "s.toml", 4, {}); });
@@ -320,6 +327,18 @@ TEST(CheckLauncher, SingletonUnderMultiTaskStepRejected) {
   const std::string message = input_error([&] { pipar::check_launcher(slurm, 1, false); });
   EXPECT_NE(message.find("srun started 4 tasks"), std::string::npos) << message;
   EXPECT_NE(message.find("--mpi=pmix"), std::string::npos) << message;
+}
+
+TEST(CheckLauncher, StepWithoutPmixRejectedBeforeInit) {
+  pipar::SlurmInfo slurm;
+  slurm.step_tasks = "3";
+  const std::string problem = pipar::pmix_problem_before_init(slurm, false, false);
+  EXPECT_NE(problem.find("srun started 3 tasks"), std::string::npos) << problem;
+  EXPECT_NE(problem.find("no PMIx server"), std::string::npos) << problem;
+  EXPECT_EQ(pipar::pmix_problem_before_init(slurm, true, false), "");
+  EXPECT_EQ(pipar::pmix_problem_before_init(slurm, false, true), "");
+  slurm.step_tasks = "1";
+  EXPECT_EQ(pipar::pmix_problem_before_init(slurm, false, false), "");
 }
 
 TEST(CheckLauncher, MatchingWorldAccepted) {

@@ -18,6 +18,7 @@ struct SlurmInfo {
   std::string tasks_per_node;  // SLURM_TASKS_PER_NODE, for example "3,2" or "4(x2)"
   std::string cpus_per_task;   // SLURM_CPUS_PER_TASK
   std::string step_tasks;      // SLURM_STEP_NUM_TASKS: tasks of this srun step
+  std::string proc_id;         // SLURM_PROCID: this task's index in the step
   std::string array_job_id;    // SLURM_ARRAY_JOB_ID
   std::string array_task_id;   // SLURM_ARRAY_TASK_ID
 
@@ -27,6 +28,13 @@ struct SlurmInfo {
 };
 
 SlurmInfo read_slurm_environment();
+
+// Returns why this process cannot join its srun step's MPI world, or "" when
+// it can. Runs before MPI_Init, because Open MPI 4.1 aborts inside MPI_Init
+// with a message of its own when srun started several tasks without a PMIx
+// server (srun --mpi=none or --mpi=pmi2). `has_pmix` is set when the PMIx
+// client environment (PMIX_NAMESPACE) is present.
+std::string pmix_problem_before_init(const SlurmInfo& slurm, bool has_pmix, bool launched_by_mpirun);
 
 // Throws InputError when srun started several tasks but MPI reports a world
 // of one: the tasks then do not know each other, because srun's PMI plugin
