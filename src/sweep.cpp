@@ -116,9 +116,10 @@ void print_table(const SweepPoint& point, int points, const SweepDefinition& swe
     throw std::logic_error("summary has no column " + prefix);
   };
   std::ostringstream table;
-  table << "# point " << point.index << " (points 0-" << points - 1 << "): " << point.label << " ("
-        << point.clients << " clients, " << sweep.repetitions << " repetitions x "
-        << point.measured_rounds << " rounds after " << sweep.warmup_rounds << " warm-up)\n";
+  table << "# point " << point.index << " (points 0-" << points - 1 << "): " << point.label
+        << " (clients: " << point.clients << ", repetitions: " << sweep.repetitions
+        << ", measured rounds: " << point.measured_rounds
+        << ", warm-up rounds: " << sweep.warmup_rounds << ")\n";
   table << "# " << std::left << std::setw(24) << "metric" << std::right << std::setw(12) << "median"
         << std::setw(12) << "min" << std::setw(12) << "max" << "  unit\n";
   for (const Row& row : rows) {
