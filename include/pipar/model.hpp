@@ -1,12 +1,14 @@
 // DNNs as chains of blocks that can be cut at any block boundary.
 //
-// A block is a conv+BatchNorm+ReLU(+max-pool) unit or a dense layer. With cut
-// point P, a client runs blocks 1..P and the server blocks P+1..L.
+// A block is a conv+BatchNorm+ReLU(+max-pool) unit, a residual unit or a
+// classifier stage. With cut point P, a client runs blocks 1..P and the
+// server blocks P+1..L.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 namespace pipar {
 
@@ -25,11 +27,16 @@ class BlockImpl : public torch::nn::SequentialImpl {
 };
 TORCH_MODULE(Block);
 
-// Builds `name` ("vgg5", or "vgg5-nobn" without BatchNorm) for `input` and `classes`, with weights drawn from
-// LibTorch's global generator: seed it first (torch::manual_seed) so that
-// every rank builds identical weights. Each element of the returned chain is
-// one block. Throws InputError for an unknown model or an input it cannot
-// take.
+// Names that build_model accepts: vgg5, vgg5-nobn (VGG-5 without
+// BatchNorm), vgg11, vgg16, resnet18, resnet50, mobilenetv3-small and
+// mobilenetv3-large.
+const std::vector<std::string>& model_names();
+
+// Builds `name` (one of model_names()) for `input` and `classes`, with
+// weights drawn from LibTorch's global generator: seed it first
+// (torch::manual_seed) so that every rank builds identical weights. Each
+// element of the returned chain is one block. Throws InputError for an
+// unknown model or an input it cannot take.
 torch::nn::Sequential build_model(const std::string& name, const InputShape& input,
                                   std::int64_t classes);
 
@@ -54,7 +61,9 @@ struct BlockInfo {
 };
 
 // Describes each block of `model` for one sample of `input`, by running a
-// forward pass on zeros. Only convolutions and dense layers count as FLOPs.
+// forward pass on zeros in eval mode. Only convolutions (grouped ones
+// included) and matrix products, which dense layers run, count as FLOPs,
+// wherever they sit in a block's module tree.
 std::vector<BlockInfo> describe_blocks(torch::nn::Sequential& model, const InputShape& input);
 
 }  // namespace pipar
