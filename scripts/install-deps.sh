@@ -10,6 +10,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools
   libcli11-dev libgtest-dev zlib1g-dev
+  libmatio-dev  # reads the MATLAB .mat files of SVHN
   libtomlplusplus-dev nlohmann-json3-dev
   dataset-fashion-mnist
   python3 python3-h5py python3-matplotlib

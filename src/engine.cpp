@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "pipar/agreement.hpp"
+#include "pipar/augment.hpp"
+#include "pipar/aps.hpp"
 #include "pipar/clock.hpp"
 #include "pipar/dataset.hpp"
 #include "pipar/events.hpp"
@@ -82,13 +84,29 @@ std::string format_duration(double seconds) {
 // returns the same initial weights.
 torch::nn::Sequential build_seeded_model(const TrainOptions& options, const DatasetSpec& spec) {
   torch::manual_seed(options.seed);
-  return build_model(options.model, spec.input, spec.classes);
+  return build_model_for_dataset(options.model, spec);
 }
 
-TrainingConfig training_config(const TrainOptions& options, int clients) {
+TrainingConfig training_config(const TrainOptions& options, int clients, const SplitPlan& plan) {
   TrainingConfig config;
   config.cut = options.cut;
   config.micro_batches = options.effective_micro_batches();
+  // Per-client values from the command line; either list may be given alone.
+  if (!options.client_cuts.empty() ||
+      (!options.client_micro_batches.empty() && options.scheme == "pipar")) {
+    config.client_cuts = options.client_cuts.empty() ? std::vector<int>(clients, options.cut)
+                                                     : options.client_cuts;
+    config.client_micro_batches =
+        options.client_micro_batches.empty() || options.scheme != "pipar"
+            ? std::vector<int>(clients, config.micro_batches)
+            : options.client_micro_batches;
+  }
+  if (!plan.cuts.empty()) {
+    config.client_cuts = plan.cuts;
+    config.client_micro_batches = plan.micro_batches;
+    config.cut = plan.cuts[0];
+    config.micro_batches = plan.micro_batches[0];
+  }
   config.batch_size = options.batch_size;
   config.local_epochs = options.local_epochs;
   config.learning_rate = options.learning_rate;
@@ -101,9 +119,10 @@ TrainingConfig training_config(const TrainOptions& options, int clients) {
 bool is_federated(const TrainOptions& options) { return options.scheme == "fl"; }
 
 std::unique_ptr<ServerRole> make_server_role(const TrainOptions& options, const DatasetSpec& spec,
-                                             torch::nn::Sequential global_model, int clients,
+                                             torch::nn::Sequential global_model,
+                                             const TrainingConfig& config,
                                              const RoleContext& context) {
-  const TrainingConfig config = training_config(options, clients);
+  const int clients = config.clients;
   if (is_federated(options)) {
     return std::make_unique<FederatedServer>(std::move(global_model), config, context);
   }
@@ -111,7 +130,8 @@ std::unique_ptr<ServerRole> make_server_role(const TrainOptions& options, const 
   std::vector<torch::nn::Sequential> replicas;
   for (int i = 0; i < (sequential ? 1 : clients); ++i) {
     torch::nn::Sequential full = build_seeded_model(options, spec);
-    replicas.push_back(slice_blocks(full, static_cast<std::size_t>(options.cut), full->size()));
+    replicas.push_back(
+        slice_blocks(full, static_cast<std::size_t>(config.cut_of(i + 1)), full->size()));
   }
   return std::make_unique<SplitServer>(
       sequential ? SplitServer::Mode::kSequential : SplitServer::Mode::kParallel,
@@ -144,7 +164,7 @@ std::vector<std::int64_t> to_int64s(const torch::Tensor& tensor) {
 
 TensorData load_client_shard(const TrainOptions& options, const DatasetSpec& spec, int client,
                              int clients) {
-  const LabeledImages train = load_labeled_images(spec, options.resolved_data_dir(), /*train=*/true);
+  const ImageSet train = load_images(spec, options.resolved_data_dir(), /*train=*/true);
   const std::uint64_t partition_seed = mix_seed(options.seed, /*partition=*/1);
   auto shards = options.partition == "dirichlet"
                     ? dirichlet_partition(train.labels, static_cast<int>(spec.classes), clients,
@@ -159,7 +179,7 @@ TensorData load_client_shard(const TrainOptions& options, const DatasetSpec& spe
 }
 
 TensorData load_test_set(const TrainOptions& options, const DatasetSpec& spec) {
-  const LabeledImages test = load_labeled_images(spec, options.resolved_data_dir(), /*train=*/false);
+  const ImageSet test = load_images(spec, options.resolved_data_dir(), /*train=*/false);
   std::vector<std::int64_t> indices;
   if (options.test_samples > 0 && options.test_samples < test.count) {
     indices.resize(static_cast<std::size_t>(options.test_samples));
@@ -168,8 +188,25 @@ TensorData load_test_set(const TrainOptions& options, const DatasetSpec& spec) {
   return to_tensors(spec, test, indices);
 }
 
+// How this rank runs, decided once for all ranks by run_train.
+struct RankSetup {
+  Clock clock;
+  int threads = 1;
+  bool busy_wait = false;          // waits poll MPI instead of sleeping
+  bool ranks_share_cores = false;  // some node has more ranks than cores
+};
+
+// Runs APS when the options ask for it, after the data is loaded and before
+// the transport exists. Collective. Returns an empty plan otherwise.
+SplitPlan plan_if_requested(const TrainOptions& options, const mpi::Communicator& world,
+                            std::int64_t shard_samples, double slowdown, const RankSetup& setup) {
+  if (!options.uses_aps()) return SplitPlan{};
+  return plan_split(options, world, shard_samples, slowdown, setup.ranks_share_cores);
+}
+
 void run_client(const TrainOptions& options, const mpi::Communicator& world,
-                const DatasetSpec& spec, const Clock& clock, int threads, bool busy_wait) {
+                const DatasetSpec& spec, const RankSetup& setup) {
+  const Clock& clock = setup.clock;
   const int client = world.rank();
   const int clients = world.size() - 1;
   EventLog events;
@@ -180,24 +217,30 @@ void run_client(const TrainOptions& options, const mpi::Communicator& world,
   loading.end = clock.now();
   events.add(loading);
 
+  const double slowdown = TrainOptions::per_client(options.client_slowdown, client, 1.0);
+  const SplitPlan plan = plan_if_requested(options, world, shard->size(), slowdown, setup);
+  if (options.plan_only) {
+    world.barrier();
+    return;
+  }
+
   TransportOptions transport_options;
   transport_options.max_poll_interval_us = options.progress_poll_us;
   transport_options.clock = clock;
-  transport_options.busy_wait = busy_wait;
+  transport_options.busy_wait = setup.busy_wait;
   Transport transport(world, transport_options);
-  const RoleContext context{transport, events, clock,
-                            TrainOptions::per_client(options.client_slowdown, client, 1.0),
-                            threads};
+  const RoleContext context{transport, events, clock, slowdown, setup.threads};
 
-  const TrainingConfig config = training_config(options, clients);
+  TrainingConfig config = training_config(options, clients, plan);
+  if (options.augment) config.augmentation = augmentation_for(spec);
   torch::nn::Sequential full = build_seeded_model(options, spec);
   std::unique_ptr<ClientRole> role;
   if (is_federated(options)) {
     role = std::make_unique<FederatedClient>(client, full, std::move(*shard), config, context);
   } else {
     role = std::make_unique<SplitClient>(
-        client, slice_blocks(full, 0, static_cast<std::size_t>(options.cut)), std::move(*shard),
-        config, context);
+        client, slice_blocks(full, 0, static_cast<std::size_t>(config.cut_of(client))),
+        std::move(*shard), config, context);
   }
   world.barrier();
   for (int round = 0; round < options.rounds; ++round) {
@@ -208,16 +251,26 @@ void run_client(const TrainOptions& options, const mpi::Communicator& world,
   world.barrier();
 }
 
-std::string describe_run(const TrainOptions& options, const DatasetSpec& spec, int clients,
-                         std::size_t block_count) {
-  std::string text = "training " + options.model + " on " + spec.name + " with " +
-                     options.scheme + ": " + std::to_string(clients) + " clients";
-  if (!is_federated(options)) {
-    text += ", cut point " + std::to_string(options.cut) + " of " + std::to_string(block_count) +
-            " blocks, " + std::to_string(options.effective_micro_batches()) +
-            " micro-batches per batch of " + std::to_string(options.batch_size);
-  }
+std::string join_counts(const std::vector<int>& values) {
+  std::string text;
+  for (std::size_t i = 0; i < values.size(); ++i) text += (i ? "," : "") + std::to_string(values[i]);
   return text;
+}
+
+std::string describe_run(const TrainOptions& options, const DatasetSpec& spec,
+                         const TrainingConfig& config, std::size_t block_count) {
+  std::string text = "training " + options.model + " on " + spec.name + " with " +
+                     options.scheme + ": " + std::to_string(config.clients) + " clients";
+  if (is_federated(options)) return text;
+  if (!config.client_cuts.empty()) {
+    return text + ", cut points " + join_counts(config.client_cuts) + " of " +
+           std::to_string(block_count) + " blocks and " + join_counts(config.client_micro_batches) +
+           " micro-batches per batch of " + std::to_string(options.batch_size) +
+           " (per client, chosen by APS)";
+  }
+  return text + ", cut point " + std::to_string(config.cut) + " of " + std::to_string(block_count) +
+         " blocks, " + std::to_string(config.micro_batches) + " micro-batches per batch of " +
+         std::to_string(options.batch_size);
 }
 
 // Receives every client's events of `round`, sent after its client model.
@@ -283,8 +336,10 @@ void log_round(const TrainOptions& options, int round, const RoundRecord& record
 }
 
 void run_server(const TrainOptions& options, const mpi::Communicator& world,
-                const DatasetSpec& spec, const RunInfo& run, const Clock& clock, int threads,
-                bool busy_wait, RunSink* sink) {
+                const DatasetSpec& spec, const RunInfo& run, const RankSetup& setup,
+                RunSink* sink) {
+  const Clock& clock = setup.clock;
+  const int threads = setup.threads;
   const int clients = world.size() - 1;
   std::vector<std::string> thread_texts = world.all_gather(std::to_string(threads));
   std::vector<std::int64_t> threads_per_rank;
@@ -312,6 +367,18 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
   loading.end = clock.now();
   events.add(loading);
 
+  const SplitPlan plan = plan_if_requested(options, world, 0, 1.0, setup);
+  if (options.uses_aps()) {
+    print_plan(plan);
+    recorder->record_plan(plan);
+  }
+  if (options.plan_only) {
+    recorder->finish();
+    if (own_recorder) log::info("plan written to ", options.output);
+    world.barrier();
+    return;
+  }
+
   // Trace times and bandwidth-trace times count from the start of training.
   world.barrier();
   const double origin = clock.now();
@@ -323,19 +390,20 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
   transport_options.clock = clock;
   transport_options.emulator = emulator ? &*emulator : nullptr;
   transport_options.link_events = &events;
-  transport_options.busy_wait = busy_wait;
+  transport_options.busy_wait = setup.busy_wait;
   Transport transport(world, transport_options);
   const RoleContext context{transport, events, clock, /*slowdown=*/1.0, threads};
 
   torch::nn::Sequential global_model = build_seeded_model(options, spec);
+  const TrainingConfig config = training_config(options, clients, plan);
   const std::unique_ptr<ServerRole> role =
-      make_server_role(options, spec, global_model, clients, context);
+      make_server_role(options, spec, global_model, config, context);
 
   // The clients wait for the next round's model while the server evaluates,
   // so evaluation may use every CPU this process can run on.
   const int eval_threads = std::max(threads, available_cpus());
 
-  log::info(describe_run(options, spec, clients, global_model->size()));
+  log::info(describe_run(options, spec, config, global_model->size()));
   std::vector<Event> all_events;
   double elapsed = 0.0;
   for (int round = 0; round < options.rounds; ++round) {
@@ -385,7 +453,16 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
 void check_model_and_dataset(const TrainOptions& options) {
   const DatasetSpec spec = dataset_spec(options.dataset);
   const torch::nn::Sequential model = build_seeded_model(options, spec);
-  if (!is_federated(options)) check_cut_point(options.model, options.cut, model->size());
+  if (options.augment) augmentation_for(spec);  // throws for a grayscale data set
+  if (!is_federated(options) && !options.cut_auto) {
+    check_cut_point(options.model, options.cut, model->size());
+    for (int cut : options.client_cuts) check_cut_point(options.model, cut, model->size());
+  }
+  if (options.cut_auto && options.aps_max_cut > static_cast<int>(model->size()) - 1) {
+    throw InputError("invalid --aps-cuts maximum " + std::to_string(options.aps_max_cut) + ": " +
+                     options.model + " has " + std::to_string(model->size()) +
+                     " blocks, so cut points go from 1 to " + std::to_string(model->size() - 1));
+  }
 }
 
 void run_train(const TrainOptions& options, const mpi::Communicator& world, const RunInfo& run,
@@ -404,18 +481,21 @@ void run_train(const TrainOptions& options, const mpi::Communicator& world, cons
     spec = dataset_spec(options.dataset);
   });
 
-  const Clock clock = synchronize_clock(world);
-  const bool busy_wait = options.wait_policy == "poll" ||
-                         (options.wait_policy == "auto" && node_has_core_per_rank(world));
+  RankSetup setup;
+  setup.clock = synchronize_clock(world);
+  setup.threads = threads;
+  setup.ranks_share_cores = !node_has_core_per_rank(world);
+  setup.busy_wait = options.wait_policy == "poll" ||
+                    (options.wait_policy == "auto" && !setup.ranks_share_cores);
   if (world.rank() == 0) {
-    log::info("waiting ranks ", busy_wait ? "poll MPI" : "sleep", " (--wait-policy ",
+    log::info("waiting ranks ", setup.busy_wait ? "poll MPI" : "sleep", " (--wait-policy ",
               options.wait_policy, ")");
   }
   if (world.rank() == kServerRank) {
-    run_server(options, world, spec, run, clock, threads, busy_wait, sink);
+    run_server(options, world, spec, run, setup, sink);
   } else {
     world.all_gather(std::to_string(threads));
-    run_client(options, world, spec, clock, threads, busy_wait);
+    run_client(options, world, spec, setup);
   }
 }
 

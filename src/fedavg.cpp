@@ -62,6 +62,25 @@ FlatState concat_state(const FlatState& front, const FlatState& back) {
                    torch::cat({front.integer, back.integer})};
 }
 
+FlatState join_state(const FlatState& front, std::int64_t front_parameters, const FlatState& back,
+                     std::int64_t back_parameters) {
+  const auto tail = [](const torch::Tensor& values, std::int64_t start) {
+    return values.narrow(0, start, values.numel() - start);
+  };
+  return FlatState{torch::cat({front.floating.narrow(0, 0, front_parameters),
+                               back.floating.narrow(0, 0, back_parameters),
+                               tail(front.floating, front_parameters),
+                               tail(back.floating, back_parameters)})
+                       .contiguous(),
+                   torch::cat({front.integer, back.integer}).contiguous()};
+}
+
+std::int64_t parameter_count(const torch::nn::Module& module) {
+  std::int64_t count = 0;
+  for (const auto& parameter : module.parameters(/*recurse=*/true)) count += parameter.numel();
+  return count;
+}
+
 std::pair<FlatState, FlatState> split_state(const FlatState& full, std::int64_t front_floating,
                                             std::int64_t front_integer) {
   FlatState front{full.floating.narrow(0, 0, front_floating).contiguous(),

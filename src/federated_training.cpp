@@ -38,7 +38,7 @@ void FederatedClient::train_round(int round) {
     event.kind = EventKind::kForward;
     run_timed(context_, event, [&] {
       loss = torch::nn::functional::cross_entropy(
-          model_->forward(shard_.images.index_select(0, indices)), labels);
+          model_->forward(batch_images(shard_, indices, config_, round, batch, client_)), labels);
     });
     event.kind = EventKind::kBackward;
     run_timed(context_, event, [&] { loss.backward(); });

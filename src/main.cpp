@@ -62,6 +62,15 @@ int main(int argc, char** argv) {
         "models", "List a model's blocks with their size, output and FLOPs, to choose a cut point");
     pipar::add_models_options(*models, models_options);
 
+    // `pipar aps` takes the options of `pipar train` with both parameters
+    // automatic unless given, and stops once they are chosen.
+    pipar::TrainOptions aps_options;
+    aps_options.cut_auto = true;
+    aps_options.micro_batches_auto = true;
+    CLI::App* aps = app.add_subcommand(
+        "aps", "Choose the cut point and micro-batch count of each client by profiling "
+               "(automated parameter selection), print the best candidates and stop");
+    pipar::add_train_options(*aps, aps_options);
     pipar::SweepOptions sweep_options;
     CLI::App* sweep = app.add_subcommand(
         "sweep", "Run every point of a TOML sweep file in this MPI job, into one HDF5 file "
@@ -88,8 +97,13 @@ int main(int argc, char** argv) {
     }
 
     const std::string role = world.rank() == 0 ? "server" : "client";
-    const std::string& log_level =
-        sweep->parsed() ? sweep_options.log_level : train_options.log_level;
+    if (aps->parsed()) {
+      aps_options.plan_only = true;
+      if (aps_options.output == pipar::TrainOptions{}.output) aps_options.output = "pipar-aps.h5";
+    }
+    const std::string& log_level = sweep->parsed() ? sweep_options.log_level
+                                   : aps->parsed() ? aps_options.log_level
+                                                   : train_options.log_level;
     const auto level = pipar::log::parse_level(log_level);
     // Ranks other than 0 print info lines only when debug output is requested.
     const auto rank_level = world.rank() == 0 || level == pipar::log::Level::kDebug
@@ -99,6 +113,7 @@ int main(int argc, char** argv) {
 
     const pipar::RunInfo run = pipar::collect_run_info(world, argc, argv);
     if (train->parsed()) pipar::run_train(train_options, world, run);
+    if (aps->parsed()) pipar::run_train(aps_options, world, run);
     if (sweep->parsed()) pipar::run_sweep(sweep_options, world, argc, argv);
   } catch (const pipar::ReportedError& error) {
     exit_code = error.exit_code();

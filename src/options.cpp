@@ -17,6 +17,50 @@ std::string to_text(const Value& value) {
   return stream.str();
 }
 
+std::string to_text(const std::vector<int>& values) {
+  std::string text;
+  for (std::size_t i = 0; i < values.size(); ++i) text += (i ? "," : "") + std::to_string(values[i]);
+  return text;
+}
+
+// Parses an option that takes an integer or "auto".
+void parse_int_or_auto(const std::string& option, const std::string& text, int& value, bool& automatic) {
+  automatic = text == "auto";
+  if (automatic) return;
+  std::size_t used = 0;
+  try {
+    value = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size()) {
+    throw CLI::ValidationError(option, "expected an integer or auto, got '" + text + "'");
+  }
+}
+
+// Parses "auto", one integer, or one integer per client separated by
+// commas; a list sets `per_client` and `value` to its first entry.
+void parse_per_client_or_auto(const std::string& option, const std::string& text, int& value,
+                              bool& automatic, std::vector<int>& per_client) {
+  per_client.clear();
+  if (text.find(',') == std::string::npos) {
+    parse_int_or_auto(option, text, value, automatic);
+    return;
+  }
+  automatic = false;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find(',', start), text.size());
+    bool entry_auto = false;
+    int entry = 0;
+    parse_int_or_auto(option, text.substr(start, end - start), entry, entry_auto);
+    if (entry_auto) throw CLI::ValidationError(option, "auto applies to every client, not to one");
+    per_client.push_back(entry);
+    start = end + 1;
+  }
+  value = per_client.front();
+}
+
 std::string to_text(const std::vector<double>& values) {
   std::string text;
   for (std::size_t i = 0; i < values.size(); ++i) text += (i ? "," : "") + to_text(values[i]);
@@ -64,8 +108,13 @@ std::vector<std::pair<std::string, std::string>> TrainOptions::to_key_values() c
       {"model", model},
       {"dataset", dataset},
       {"data_dir", resolved_data_dir()},
-      {"cut", to_text(cut)},
-      {"micro_batches", to_text(effective_micro_batches())},
+      {"augment", augment ? "true" : "false"},
+      {"cut", cut_auto ? "auto" : client_cuts.empty() ? to_text(cut) : to_text(client_cuts)},
+      {"micro_batches", micro_batches_auto        ? "auto"
+                        : !client_micro_batches.empty() && scheme == "pipar" ? to_text(client_micro_batches)
+                                                  : to_text(effective_micro_batches())},
+      {"aps_cuts", to_text(aps_min_cut) + "-" + (aps_max_cut > 0 ? to_text(aps_max_cut) : "")},
+      {"aps_micro_batches", to_text(aps_micro_batches)},
       {"batch_size", to_text(batch_size)},
       {"rounds", to_text(rounds)},
       {"local_epochs", to_text(local_epochs)},
@@ -102,22 +151,71 @@ void add_train_options(CLI::App& app, TrainOptions& options) {
       ->capture_default_str();
   app.add_option("--model", options.model,
                  "DNN to train, as a chain of blocks (vgg5-nobn: VGG-5 without BatchNorm)")
-      ->check(CLI::IsMember({"vgg5", "vgg5-nobn"}))
+      // The names of pipar::model_names(), which this file cannot call because
+      // pipar_core has no LibTorch. test_model.cpp checks that each is accepted.
+      ->check(CLI::IsMember({"vgg5", "vgg5-nobn", "vgg11", "vgg16", "resnet18", "resnet50",
+                             "mobilenetv3-small", "mobilenetv3-large"}))
       ->capture_default_str();
-  app.add_option("--dataset", options.dataset, "Data set, in IDX format")
-      ->check(CLI::IsMember({"fashion-mnist", "mnist"}))
+  app.add_option("--dataset", options.dataset,
+                 "Data set: fashion-mnist, mnist (IDX files), cifar-10, cifar-100 (binary "
+                 "version), svhn (cropped digits, .mat), or synthetic-28 (1x28x28) and "
+                 "synthetic-32 (3x32x32), generated without files; see docs/datasets.md")
+      // The names of pipar::dataset_names(), which this file cannot call because
+      // pipar_core has no LibTorch. test_dataset.cpp checks that each is accepted.
+      ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar-10", "cifar-100", "svhn",
+                             "synthetic-28", "synthetic-32"}))
       ->capture_default_str();
   app.add_option("--data-dir", options.data_dir,
-                 "Folder with the gzipped or plain IDX files "
+                 "Folder with the data set's files (synthetic data sets have none) "
                  "[default: /usr/share/datasets/<dataset>]");
-  app.add_option("--cut", options.cut,
-                 "Cut point P: the clients run blocks 1..P, the server P+1..L")
-      ->capture_default_str();
-  app.add_option("--micro-batches", options.micro_batches,
-                 "Micro-batches N per batch for --scheme pipar; must divide --batch-size "
-                 "(the other schemes use 1)")
-      ->each([&options](const std::string&) { options.micro_batches_given = true; })
-      ->capture_default_str();
+  app.add_flag("--augment", options.augment,
+               "Randomly crop (after 4 pixels of zero padding) and flip the training images of "
+               "each batch, seeded by --seed; colour data sets only, and no flips for svhn "
+               "[default: off]");
+  app.add_option_function<std::string>(
+         "--cut",
+         [&options](const std::string& text) {
+           parse_per_client_or_auto("--cut", text, options.cut, options.cut_auto,
+                                    options.client_cuts);
+         },
+         "Cut point P: the clients run blocks 1..P, the server P+1..L; one value for all "
+         "clients, one per client (split schemes but SL), or auto: chosen per client by "
+         "profiling (PiPar only) [default: 2]")
+      ->type_name("INT|LIST|auto");
+  app.add_option_function<std::string>(
+         "--micro-batches",
+         [&options](const std::string& text) {
+           options.micro_batches_given = true;
+           parse_per_client_or_auto("--micro-batches", text, options.micro_batches,
+                                    options.micro_batches_auto, options.client_micro_batches);
+         },
+         "Micro-batches N per batch for --scheme pipar; must divide --batch-size (the other "
+         "schemes use 1); one value for all clients, one per client, or auto: chosen per "
+         "client by profiling [default: 4]")
+      ->type_name("INT|LIST|auto");
+  app.add_option_function<std::string>(
+         "--aps-cuts",
+         [&options](const std::string& text) {
+           const auto dash = text.find('-');
+           bool automatic = false;
+           parse_int_or_auto("--aps-cuts", text.substr(0, dash), options.aps_min_cut, automatic);
+           options.aps_max_cut = options.aps_min_cut;
+           if (dash != std::string::npos) {
+             const std::string last = text.substr(dash + 1);
+             if (last.empty()) options.aps_max_cut = 0;
+             else parse_int_or_auto("--aps-cuts", last, options.aps_max_cut, automatic);
+           }
+           if (automatic) throw CLI::ValidationError("--aps-cuts", "expected cut points, not auto");
+         },
+         "Cut points that --cut auto may choose, as MIN-MAX, MIN- or one value "
+         "[default: 1 to the model's last cut point]")
+      ->type_name("RANGE");
+  app.add_option("--aps-micro-batches", options.aps_micro_batches,
+                 "Micro-batch counts that --micro-batches auto may choose; values that do not "
+                 "divide --batch-size are skipped [default: 1 and the divisors of the batch size "
+                 "up to min(batch size / 2, 100)]")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--batch-size", options.batch_size, "Samples per batch and client")
       ->capture_default_str();
   app.add_option("--rounds", options.rounds, "Training rounds; each ends with FedAvg")
@@ -203,22 +301,56 @@ void validate_train_options(const TrainOptions& options, int world_size) {
     throw InputError("invalid --batch-size " + std::to_string(options.batch_size) +
                      "; use a positive number of samples");
   }
-  if (options.scheme != "pipar" && options.micro_batches_given && options.micro_batches != 1) {
+  if (options.scheme != "pipar" && options.micro_batches_given && options.micro_batches != 1 &&
+      !options.micro_batches_auto) {
     throw InputError("--micro-batches " + std::to_string(options.micro_batches) +
                      " does not apply to --scheme " + options.scheme +
                      ", which sends whole batches; drop --micro-batches or use --scheme pipar");
   }
-  const int micro_batches = options.effective_micro_batches();
-  if (micro_batches < 1 || micro_batches > options.batch_size) {
-    throw InputError("invalid --micro-batches " + std::to_string(micro_batches) +
-                     "; use a value from 1 to --batch-size (" +
-                     std::to_string(options.batch_size) + ")");
+  std::vector<int> micro_batch_counts{options.effective_micro_batches()};
+  if (options.scheme == "pipar" && !options.client_micro_batches.empty()) {
+    micro_batch_counts = options.client_micro_batches;
   }
-  if (options.batch_size % micro_batches != 0) {
-    throw InputError("--micro-batches " + std::to_string(micro_batches) +
-                     " does not divide --batch-size " + std::to_string(options.batch_size) +
-                     "; choose a divisor of the batch size so that all micro-batches have "
-                     "the same size");
+  for (const int micro_batches : micro_batch_counts) {
+    if (micro_batches < 1 || micro_batches > options.batch_size) {
+      throw InputError("invalid --micro-batches " + std::to_string(micro_batches) +
+                       "; use a value from 1 to --batch-size (" +
+                       std::to_string(options.batch_size) + ")");
+    }
+    if (options.batch_size % micro_batches != 0) {
+      throw InputError("--micro-batches " + std::to_string(micro_batches) +
+                       " does not divide --batch-size " + std::to_string(options.batch_size) +
+                       "; choose a divisor of the batch size so that all micro-batches have "
+                       "the same size");
+    }
+  }
+  const int client_count = world_size - 1;
+  for (const auto& [option, values] : {std::pair{"--cut", &options.client_cuts},
+                                       std::pair{"--micro-batches", &options.client_micro_batches}}) {
+    if (!values->empty() && static_cast<int>(values->size()) != client_count) {
+      throw InputError(std::string(option) + " has " + std::to_string(values->size()) +
+                       " values but there are " + std::to_string(client_count) +
+                       " clients; give one value for all clients or one per client");
+    }
+  }
+  if (options.scheme == "sl" && !options.client_cuts.empty()) {
+    throw InputError("--scheme sl hands one client part from client to client, so every client "
+                     "needs the same cut point; give one --cut value");
+  }
+  if (options.uses_aps() && options.scheme != "pipar") {
+    throw InputError("--cut auto and --micro-batches auto choose PiPar's parameters, but the "
+                     "scheme is " + options.scheme + "; use --scheme pipar or give numbers");
+  }
+  if (options.aps_min_cut < 1 || (options.aps_max_cut != 0 && options.aps_max_cut < options.aps_min_cut)) {
+    throw InputError("invalid --aps-cuts " + std::to_string(options.aps_min_cut) + "-" +
+                     std::to_string(options.aps_max_cut) + "; give MIN-MAX with 1 <= MIN <= MAX, "
+                     "for example 1-3");
+  }
+  for (int count : options.aps_micro_batches) {
+    if (count < 1) {
+      throw InputError("invalid --aps-micro-batches value " + std::to_string(count) +
+                       "; use positive micro-batch counts, for example 1,2,4,5,10");
+    }
   }
   if (options.rounds < 1) {
     throw InputError("invalid --rounds " + std::to_string(options.rounds) +

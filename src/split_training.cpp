@@ -56,11 +56,11 @@ void SplitClient::train_round(int round) {
 // forward ends, then runs each backward as soon as its gradient arrives, in
 // whatever order the gradients come, and steps once for the whole batch.
 void SplitClient::train_batch(int round, int batch, const torch::Tensor& indices) {
-  const torch::Tensor images = shard_.images.index_select(0, indices);
+  const torch::Tensor images = batch_images(shard_, indices, config_, round, batch, client_);
   const torch::Tensor labels = shard_.labels.index_select(0, indices);
   const std::int64_t batch_samples = indices.numel();
   const auto count =
-      static_cast<int>(std::min<std::int64_t>(config_.micro_batches, batch_samples));
+      static_cast<int>(std::min<std::int64_t>(config_.micro_batches_of(client_), batch_samples));
   const auto image_chunks = images.tensor_split(count);
   const auto label_chunks = labels.tensor_split(count);
 
@@ -127,6 +127,7 @@ SplitServer::SplitServer(Mode mode, torch::nn::Sequential global_model,
                          std::vector<torch::nn::Sequential> replicas,
                          const TrainingConfig& config, RoleContext context)
     : mode_(mode),
+      global_model_(global_model),
       global_client_(slice_blocks(global_model, 0, static_cast<std::size_t>(config.cut))),
       global_server_(slice_blocks(global_model, static_cast<std::size_t>(config.cut),
                                   global_model->size())),
@@ -140,6 +141,15 @@ SplitServer::SplitServer(Mode mode, torch::nn::Sequential global_model,
     throw std::invalid_argument("split server needs " + std::to_string(expected) +
                                 " replicas, got " + std::to_string(replicas_.size()));
   }
+  if (mode_ == Mode::kSequential && !config_.client_cuts.empty()) {
+    throw std::invalid_argument("sequential split learning hands one client part from client "
+                                "to client, so every client needs the same cut point");
+  }
+  for (int client = 1; client <= config_.clients; ++client) {
+    const auto cut = static_cast<std::size_t>(config_.cut_of(client));
+    client_parts_.push_back(slice_blocks(global_model_, 0, cut));
+    server_parts_.push_back(slice_blocks(global_model_, cut, global_model_->size()));
+  }
 }
 
 torch::nn::Sequential& SplitServer::replica_for(int client) {
@@ -147,9 +157,8 @@ torch::nn::Sequential& SplitServer::replica_for(int client) {
 }
 
 ServerRoundStats SplitServer::train_round(int round) {
-  const FlatState server_state = flatten_state(*global_server_);
   for (std::size_t i = 0; i < replicas_.size(); ++i) {
-    load_state(*replicas_[i], server_state);
+    load_state(*replicas_[i], flatten_state(*server_parts_[i]));
     replicas_[i]->train();
   }
   for (auto& progress : progress_) progress = ClientProgress{};
@@ -166,12 +175,11 @@ ServerRoundStats SplitServer::train_round(int round) {
     }
     load_state(*global_server_, flatten_state(*replicas_[0]));
   } else {
-    const FlatState client_state = flatten_state(*global_client_);
     std::vector<int> clients;
     for (int client = 1; client <= config_.clients; ++client) {
-      optimizers_[static_cast<std::size_t>(client - 1)] =
-          make_optimizer(*replicas_[static_cast<std::size_t>(client - 1)], config_);
-      send_client_part(round, client, client_state);
+      const auto index = static_cast<std::size_t>(client - 1);
+      optimizers_[index] = make_optimizer(*replicas_[index], config_);
+      send_client_part(round, client, flatten_state(*client_parts_[index]));
       clients.push_back(client);
     }
     std::vector<Message> models = serve_until_models(round, clients, stats);
@@ -181,20 +189,20 @@ ServerRoundStats SplitServer::train_round(int round) {
     aggregation.start = context_.clock.now();
 
     // FedAvg over the full models, each the client's part joined with its
-    // replica, weighted by the clients' sample counts.
+    // replica, weighted by the clients' sample counts. Clients may differ in
+    // cut point, so each full state is laid out as the whole model's.
     std::vector<FlatState> full_states;
     std::vector<std::int64_t> weights;
     for (int client : clients) {
-      const Message& model = models[static_cast<std::size_t>(client - 1)];
-      full_states.push_back(concat_state(FlatState{model.tensors[0], model.tensors[1]},
-                                         flatten_state(*replica_for(client))));
+      const auto index = static_cast<std::size_t>(client - 1);
+      const Message& model = models[index];
+      full_states.push_back(join_state(FlatState{model.tensors[0], model.tensors[1]},
+                                       parameter_count(*client_parts_[index]),
+                                       flatten_state(*replica_for(client)),
+                                       parameter_count(*replica_for(client))));
       weights.push_back(model.header.samples);
     }
-    const auto [client_part, server_part] =
-        split_state(weighted_average(full_states, weights), client_state.floating.numel(),
-                    client_state.integer.numel());
-    load_state(*global_client_, client_part);
-    load_state(*global_server_, server_part);
+    load_state(*global_model_, weighted_average(full_states, weights));
     aggregation.end = context_.clock.now();
     context_.events.add(aggregation);
   }

@@ -265,6 +265,7 @@ void SweepResults::write_point(const PointResult& result, const PointSummary& su
                         std::vector<std::int64_t>{round.round < warmup_rounds ? 1 : 0});
       }
       append_events(file, repetition, run.events(), run.origin());
+      if (run.plan()) write_plan(file, repetition, *run.plan());
     }
 
     file.write_vector(group + "/summary", summary.values);

@@ -100,6 +100,43 @@ void append_events(ResultsFile& file, const std::string& group, const std::vecto
   }
 }
 
+void write_plan(ResultsFile& file, const std::string& group, const SplitPlan& plan) {
+  const std::string aps = child(group, "aps");
+  file.set_attribute(aps, "predicted_round_s", plan.predicted_round_s);
+  file.set_attribute(aps, "profiling_s", plan.profiling_s);
+  file.set_attribute(aps, "search_s", plan.search_s);
+  file.set_attribute(aps, "overhead_s", plan.overhead_s());
+  file.set_attribute(aps, "candidates_evaluated", static_cast<std::int64_t>(plan.candidates_evaluated));
+  file.set_attribute(aps, "link_source", plan.link_source);
+  file.write_vector(aps + "/cut", std::vector<std::int64_t>(plan.cuts.begin(), plan.cuts.end()));
+  file.write_vector(aps + "/micro_batches",
+                    std::vector<std::int64_t>(plan.micro_batches.begin(), plan.micro_batches.end()));
+  std::vector<double> uplink, downlink, latency;
+  for (const LinkProfile& link : plan.links) {
+    uplink.push_back(link.uplink_mbps);
+    downlink.push_back(link.downlink_mbps);
+    latency.push_back(link.latency_s);
+  }
+  file.write_vector(aps + "/uplink_mbps", uplink);
+  file.write_vector(aps + "/downlink_mbps", downlink);
+  file.write_vector(aps + "/latency_s", latency);
+  std::vector<std::int64_t> grid_cut, grid_micro_batches;
+  std::vector<double> grid_round;
+  for (const CandidateTime& candidate : plan.grid) {
+    grid_cut.push_back(candidate.choice.cut);
+    grid_micro_batches.push_back(candidate.choice.micro_batches);
+    grid_round.push_back(candidate.round_s);
+  }
+  file.write_vector(aps + "/grid_cut", grid_cut);
+  file.write_vector(aps + "/grid_micro_batches", grid_micro_batches);
+  file.write_vector(aps + "/grid_predicted_round_s", grid_round);
+}
+
+void TrainRecorder::record_plan(const SplitPlan& plan) {
+  write_plan(file(), "/", plan);
+  file().flush();
+}
+
 TrainRecorder::TrainRecorder(const TrainOptions& options, const RunInfo& run)
     : options_(options), run_(run) {}
 

@@ -9,6 +9,12 @@
 #include "pipar/partition.hpp"
 
 namespace pipar {
+namespace {
+
+// Tag of the augmentation's random stream, apart from the batch order's.
+constexpr std::uint64_t kAugmentationStream = 0xA06;
+
+}  // namespace
 
 double process_cpu_seconds() {
   timespec now{};
@@ -50,6 +56,16 @@ void for_each_batch(std::int64_t samples, const TrainingConfig& config, int roun
       ++batch;
     }
   }
+}
+
+torch::Tensor batch_images(const TensorData& shard, const torch::Tensor& indices,
+                           const TrainingConfig& config, int round, int batch, int client) {
+  torch::Tensor images = shard.images.index_select(0, indices);
+  if (!config.augmentation.enabled) return images;
+  const std::uint64_t seed =
+      mix_seed(mix_seed(config.seed, kAugmentationStream, static_cast<std::uint64_t>(round)),
+               static_cast<std::uint64_t>(batch), static_cast<std::uint64_t>(client));
+  return augment_images(images, config.augmentation, seed);
 }
 
 void receive_global_model(Transport& transport, int round, torch::nn::Module& module) {

@@ -92,3 +92,28 @@ TEST(FlatState, SplitInvertsConcat) {
 }
 
 }  // namespace
+
+namespace {
+
+// Clients with different cut points average full-model states: joining a
+// client part and a server part must give the whole model's own layout at
+// every cut point, BatchNorm buffers included.
+TEST(FlatState, JoinMatchesWholeModelAtEveryCut) {
+  torch::manual_seed(3);
+  torch::nn::Sequential model = pipar::build_model("vgg5", pipar::InputShape{1, 28, 28}, 10);
+  // Distinct running statistics, so that a misplaced buffer shows.
+  model->train();
+  model->forward(torch::randn({4, 1, 28, 28}));
+  const pipar::FlatState whole = pipar::flatten_state(*model);
+  for (std::size_t cut = 1; cut < model->size(); ++cut) {
+    const torch::nn::Sequential front = pipar::slice_blocks(model, 0, cut);
+    const torch::nn::Sequential back = pipar::slice_blocks(model, cut, model->size());
+    const pipar::FlatState joined = pipar::join_state(
+        pipar::flatten_state(*front), pipar::parameter_count(*front), pipar::flatten_state(*back),
+        pipar::parameter_count(*back));
+    EXPECT_TRUE(torch::equal(joined.floating, whole.floating)) << "cut " << cut;
+    EXPECT_TRUE(torch::equal(joined.integer, whole.integer)) << "cut " << cut;
+  }
+}
+
+}  // namespace

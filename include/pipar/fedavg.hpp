@@ -26,6 +26,18 @@ void load_state(torch::nn::Module& module, const FlatState& state);
 // the full model, client blocks first.
 FlatState concat_state(const FlatState& front, const FlatState& back);
 
+// Joins the states of blocks 1..P (`front`, with `front_parameters`
+// parameter elements) and of blocks P+1..L (`back`) into the state that
+// flatten_state returns for the whole chain: the parameters of both parts,
+// then their floating buffers, then their integer buffers. Unlike
+// concat_state, the layout does not depend on P, so the states of clients
+// with different cut points can be averaged.
+FlatState join_state(const FlatState& front, std::int64_t front_parameters, const FlatState& back,
+                     std::int64_t back_parameters);
+
+// Number of parameter elements of a module (all floating point).
+std::int64_t parameter_count(const torch::nn::Module& module);
+
 // Splits a full model's state into the part with `front_floating` and
 // `front_integer` elements and the rest.
 std::pair<FlatState, FlatState> split_state(const FlatState& full, std::int64_t front_floating,

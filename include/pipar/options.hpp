@@ -20,9 +20,21 @@ struct TrainOptions {
   std::string model = "vgg5";
   std::string dataset = "fashion-mnist";
   std::string data_dir;  // empty: /usr/share/datasets/<dataset>
+  bool augment = false;  // random crops and flips of colour training images
   int cut = 2;
   int micro_batches = 4;
   bool micro_batches_given = false;  // set when the command line names it
+  // Automated parameter selection (APS): "--cut auto" and "--micro-batches
+  // auto" choose P and N per client from profiled stage times.
+  bool cut_auto = false;
+  bool micro_batches_auto = false;
+  // "--cut 1,3" and "--micro-batches 4,5": one value per client, in client
+  // order; empty when one value applies to every client.
+  std::vector<int> client_cuts;
+  std::vector<int> client_micro_batches;
+  int aps_min_cut = 1;
+  int aps_max_cut = 0;  // 0: the model's last cut point
+  std::vector<int> aps_micro_batches;  // empty: divisors of the batch size up to min(B / 2, 100), and 1
   int batch_size = 100;
   int rounds = 5;
   int local_epochs = 1;
@@ -48,9 +60,14 @@ struct TrainOptions {
   int progress_poll_us = 200;
   std::string wait_policy = "auto";  // auto, poll or sleep
   std::string log_level = "info";
+  // Set by `pipar aps`: stop after APS has chosen, without training.
+  bool plan_only = false;
 
   // The micro-batch count the scheme trains with: 1 for all but PiPar.
   int effective_micro_batches() const;
+
+  // True when APS chooses the cut point or the micro-batch count.
+  bool uses_aps() const { return cut_auto || micro_batches_auto; }
 
   // True when any link option is set, so messages cross emulated links.
   bool emulates_links() const;

@@ -43,8 +43,9 @@ class SplitServer : public ServerRole {
   enum class Mode { kParallel, kSequential };
 
   // `global_model` is the full model, which the server evaluates; its blocks
-  // 1..cut are what it sends the clients. `replicas` are server parts
-  // (blocks cut+1..L): one per client in parallel mode, one in sequential.
+  // 1..P are what it sends a client with cut point P (config.cut_of).
+  // `replicas` are server parts (blocks P+1..L): one per client in parallel
+  // mode, one in sequential mode, which needs the same cut for every client.
   SplitServer(Mode mode, torch::nn::Sequential global_model,
               std::vector<torch::nn::Sequential> replicas, const TrainingConfig& config,
               RoleContext context);
@@ -68,8 +69,13 @@ class SplitServer : public ServerRole {
   torch::nn::Sequential& replica_for(int client);
 
   Mode mode_;
+  torch::nn::Sequential global_model_;
   torch::nn::Sequential global_client_;  // blocks 1..cut of the global model
   torch::nn::Sequential global_server_;  // blocks cut+1..L of the global model
+  // Per client, the blocks of the global model on each side of its cut
+  // point; they share the global model's parameters.
+  std::vector<torch::nn::Sequential> client_parts_;
+  std::vector<torch::nn::Sequential> server_parts_;
   std::vector<torch::nn::Sequential> replicas_;
   TrainingConfig config_;
   RoleContext context_;

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "pipar/aps.hpp"
 #include "pipar/options.hpp"
 #include "pipar/results.hpp"
 #include "pipar/run_info.hpp"
@@ -50,6 +51,8 @@ class RunSink {
   virtual void record_model(const std::vector<double>& floating,
                             const std::vector<std::int64_t>& integer) = 0;
   virtual void finish() = 0;
+  // The APS choice, before the first round; only runs that use APS call it.
+  virtual void record_plan(const SplitPlan& plan) = 0;
 };
 
 // The results file of `pipar train`. Every round is flushed to disk as it is
@@ -68,6 +71,7 @@ class TrainRecorder : public RunSink {
                     const std::vector<std::int64_t>& integer) override;
   // Marks the run completed and stores its end time.
   void finish() override;
+  void record_plan(const SplitPlan& plan) override;
 
  private:
   ResultsFile& file();
@@ -87,15 +91,18 @@ class RecordedRun : public RunSink {
   void record_events(const std::vector<double>& encoded, double origin) override;
   void record_model(const std::vector<double>&, const std::vector<std::int64_t>&) override {}
   void finish() override { finished_ = true; }
+  void record_plan(const SplitPlan& plan) override { plan_ = plan; }
 
   const RunStart& start() const { return start_; }
   const std::vector<RoundRecord>& rounds() const { return rounds_; }
   const std::vector<double>& events() const { return events_; }
   double origin() const { return origin_; }
   bool finished() const { return finished_; }
+  const std::optional<SplitPlan>& plan() const { return plan_; }
 
  private:
   RunStart start_;
+  std::optional<SplitPlan> plan_;
   std::vector<RoundRecord> rounds_;
   std::vector<double> events_;
   double origin_ = 0.0;
@@ -115,6 +122,10 @@ void append_events(ResultsFile& file, const std::string& group, const std::vecto
 
 // Returns the current UTC time as ISO 8601, for example 2026-12-05T01:30:00Z.
 std::string utc_timestamp();
+
+// Writes an APS plan to `group`/aps: the choice per client, the links it
+// assumed, its predictions and its overhead (docs/results.md).
+void write_plan(ResultsFile& file, const std::string& group, const SplitPlan& plan);
 
 // Returns the resource names joined with ", ", as stored in `columns`.
 std::string join_resources(const std::vector<std::string>& resources);

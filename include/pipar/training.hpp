@@ -15,6 +15,7 @@
 #include <thread>
 #include <memory>
 
+#include "pipar/augment.hpp"
 #include "pipar/clock.hpp"
 #include "pipar/dataset.hpp"
 #include "pipar/events.hpp"
@@ -32,6 +33,21 @@ struct TrainingConfig {
   double momentum = 0.9;
   std::uint64_t seed = 1;
   int clients = 1;
+  Augmentation augmentation;  // of each client batch; disabled by default
+  // Per-client cut points and micro-batch counts, indexed by client - 1,
+  // such as an automated selection's choice; empty: `cut` and
+  // `micro_batches` for every client.
+  std::vector<int> client_cuts;
+  std::vector<int> client_micro_batches;
+
+  int cut_of(int client) const {
+    return client_cuts.empty() ? cut : client_cuts.at(static_cast<std::size_t>(client - 1));
+  }
+  int micro_batches_of(int client) const {
+    return client_micro_batches.empty()
+               ? micro_batches
+               : client_micro_batches.at(static_cast<std::size_t>(client - 1));
+  }
 };
 
 // The optimizer-state policy of every scheme, stored in each results file.
@@ -84,6 +100,13 @@ std::unique_ptr<torch::optim::SGD> make_optimizer(torch::nn::Module& module,
 // the client. `batch` counts from 0 across the round's epochs.
 void for_each_batch(std::int64_t samples, const TrainingConfig& config, int round, int client,
                     const std::function<void(int, const torch::Tensor&)>& train_batch);
+
+// Returns the images of batch `batch` (see for_each_batch): the rows
+// `indices` of the shard, cropped and flipped when config.augmentation is
+// enabled, with draws seeded by the run's seed, the round, the batch and the
+// client.
+torch::Tensor batch_images(const TensorData& shard, const torch::Tensor& indices,
+                           const TrainingConfig& config, int round, int batch, int client);
 
 // Receives the state to start round `round` from (kGlobalModel) and loads it
 // into `module`. Throws ProtocolError for any other message.

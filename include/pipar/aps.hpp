@@ -1,0 +1,76 @@
+// Automated parameter selection (APS): profiles every block on every rank,
+// takes each client's link from its emulated settings or a ping-pong, and
+// chooses each client's cut point P and micro-batch count N with the cost
+// model of cost_model.hpp.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pipar/cost_model.hpp"
+#include "pipar/mpi.hpp"
+#include "pipar/options.hpp"
+
+namespace pipar {
+
+// The per-client choice that training uses, and how it was made.
+struct SplitPlan {
+  std::vector<int> cuts;           // per client, index client - 1
+  std::vector<int> micro_batches;  // per client
+  double predicted_round_s = 0.0;
+  double profiling_s = 0.0;  // profiling every rank and measuring the links
+  double search_s = 0.0;     // the cost model's search
+  std::size_t candidates_evaluated = 0;
+  std::vector<CandidateTime> top_common;  // fastest common (P, N), fastest first
+  std::vector<LinkProfile> links;         // per client, as the model used them
+  std::string link_source;                // "emulated" or "measured by ping-pong"
+  // Predicted round time of every common (P, N) of the grid, for checking
+  // the model against measured sweeps.
+  std::vector<CandidateTime> grid;
+
+  double overhead_s() const { return profiling_s + search_s; }
+};
+
+// One rank's measurement of its own blocks, gathered on rank 0.
+struct RankProfile {
+  DeviceProfile device;
+  std::int64_t samples = 0;  // training samples of the client's shard (0 on the server)
+};
+
+// Serializes a profile for MPI, and back.
+std::string encode_profile(const RankProfile& profile);
+RankProfile decode_profile(const std::string& text);
+
+// The links of every client as options.uplink_mbps and the like set them,
+// at the start of training; a bandwidth trace's later changes are not seen.
+std::vector<LinkProfile> emulated_links(const TrainOptions& options, int clients);
+
+// The candidate grid of options: cut points and micro-batch counts.
+SearchBounds search_bounds(const TrainOptions& options, int block_count);
+
+// Rank 0's part of the plan: builds the cost model from every rank's
+// profile and the links, searches, and fills the plan. `profiles[0]` is
+// the server's. Throws InputError for invalid bounds.
+SplitPlan choose_plan(const TrainOptions& options, const std::vector<RankProfile>& profiles,
+                      const std::vector<BlockSize>& sizes, const std::vector<LinkProfile>& links);
+
+// Prints the plan as a table on standard output: each client's choice and
+// the fastest common candidates, with the predicted times and the overhead.
+void print_plan(const SplitPlan& plan, double measured_round_s = 0.0);
+
+}  // namespace pipar
+
+namespace pipar {
+
+// Runs APS for the ranks of `world`, rank 0 being the server. Every rank
+// profiles its blocks at half and at a tenth of the batch size, one rank at
+// a time when ranks share cores. Rank 0 measures each client's link by
+// ping-pong unless the options emulate links. Rank 0 chooses the plan, which every
+// rank returns. `shard_samples` is the calling client's shard size (ignored
+// on rank 0) and `slowdown` its device emulation factor. Collective; call it
+// before the ranks create their transports.
+SplitPlan plan_split(const TrainOptions& options, const mpi::Communicator& world,
+                     std::int64_t shard_samples, double slowdown, bool ranks_share_cores);
+
+}  // namespace pipar
