@@ -169,6 +169,8 @@ TensorData load_client_shard(const TrainOptions& options, const DatasetSpec& spe
   auto shards = options.partition == "dirichlet"
                     ? dirichlet_partition(train.labels, static_cast<int>(spec.classes), clients,
                                           options.dirichlet_alpha, partition_seed)
+                : !options.shard_sizes.empty()
+                    ? sized_iid_partition(train.count, options.shard_sizes, partition_seed)
                     : iid_partition(train.count, clients, partition_seed);
   std::vector<std::int64_t> shard = std::move(shards[static_cast<std::size_t>(client - 1)]);
   if (options.samples_per_client > 0 &&

@@ -124,6 +124,7 @@ std::vector<std::pair<std::string, std::string>> TrainOptions::to_key_values() c
       {"samples_per_client", to_text(samples_per_client)},
       {"partition", partition},
       {"dirichlet_alpha", to_text(dirichlet_alpha)},
+      {"shard_sizes", to_text(std::vector<double>(shard_sizes.begin(), shard_sizes.end()))},
       {"test_samples", to_text(test_samples)},
       {"output", output},
       {"threads", to_text(threads)},
@@ -236,6 +237,11 @@ void add_train_options(CLI::App& app, TrainOptions& options) {
                  "dirichlet (non-IID by label, see --dirichlet-alpha)")
       ->check(CLI::IsMember({"iid", "dirichlet"}))
       ->capture_default_str();
+  app.add_option("--shard-sizes", options.shard_sizes,
+                 "Training samples of each client's IID shard, one value per client, for "
+                 "unequal shards [default: equal shards of the whole training set]")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--dirichlet-alpha", options.dirichlet_alpha,
                  "Concentration of the Dirichlet split: small values give each client few "
                  "classes, large values approach IID")
@@ -331,6 +337,23 @@ void validate_train_options(const TrainOptions& options, int world_size) {
       throw InputError(std::string(option) + " has " + std::to_string(values->size()) +
                        " values but there are " + std::to_string(client_count) +
                        " clients; give one value for all clients or one per client");
+    }
+  }
+  if (!options.shard_sizes.empty()) {
+    if (options.partition != "iid") {
+      throw InputError("--shard-sizes sets IID shards but --partition is " + options.partition +
+                       "; drop --shard-sizes or use --partition iid");
+    }
+    if (static_cast<int>(options.shard_sizes.size()) != client_count) {
+      throw InputError("--shard-sizes has " + std::to_string(options.shard_sizes.size()) +
+                       " values but there are " + std::to_string(client_count) +
+                       " clients; give one size per client");
+    }
+    for (std::int64_t size : options.shard_sizes) {
+      if (size < 1) {
+        throw InputError("invalid --shard-sizes value " + std::to_string(size) +
+                         "; give every client at least 1 sample");
+      }
     }
   }
   if (options.scheme == "sl" && !options.client_cuts.empty()) {

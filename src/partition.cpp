@@ -51,6 +51,34 @@ std::vector<std::vector<std::int64_t>> iid_partition(std::int64_t sample_count, 
   return shards;
 }
 
+std::vector<std::vector<std::int64_t>> sized_iid_partition(std::int64_t sample_count,
+                                                           const std::vector<std::int64_t>& sizes,
+                                                           std::uint64_t seed) {
+  std::int64_t total = 0;
+  for (std::size_t client = 0; client < sizes.size(); ++client) {
+    if (sizes[client] < 1) {
+      throw InputError("invalid shard size " + std::to_string(sizes[client]) + " for client " +
+                       std::to_string(client + 1) + "; give every client at least 1 sample");
+    }
+    total += sizes[client];
+  }
+  if (sizes.empty() || total > sample_count) {
+    throw InputError("shard sizes add up to " + std::to_string(total) + " samples but the training "
+                     "set has " + std::to_string(sample_count) + "; give smaller --shard-sizes");
+  }
+  std::vector<std::int64_t> order(static_cast<std::size_t>(sample_count));
+  std::iota(order.begin(), order.end(), 0);
+  order = shuffled(std::move(order), seed);
+
+  std::vector<std::vector<std::int64_t>> shards;
+  auto next = order.begin();
+  for (std::int64_t size : sizes) {
+    shards.emplace_back(next, next + size);
+    next += size;
+  }
+  return shards;
+}
+
 namespace {
 
 // One Dirichlet(alpha) draw of `clients` shares: normalised Gamma(alpha, 1)

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 #include <vector>
 
 #include "pipar/error.hpp"
@@ -45,6 +46,42 @@ TEST(IidPartition, TooFewSamplesRejected) {
     EXPECT_NE(std::string(error.what()).find("3 samples among 4 clients"), std::string::npos)
         << error.what();
   }
+}
+
+TEST(SizedIidPartition, ShardsHaveGivenSizesAndDisjointSamples) {
+  const std::vector<std::int64_t> sizes{5, 1, 30, 12};
+  const auto shards = pipar::sized_iid_partition(60, sizes, 9);
+  ASSERT_EQ(shards.size(), sizes.size());
+  std::set<std::int64_t> seen;
+  for (std::size_t client = 0; client < shards.size(); ++client) {
+    EXPECT_EQ(static_cast<std::int64_t>(shards[client].size()), sizes[client]) << "client " << client + 1;
+    for (std::int64_t index : shards[client]) {
+      EXPECT_GE(index, 0);
+      EXPECT_LT(index, 60);
+      EXPECT_TRUE(seen.insert(index).second) << "sample " << index << " in two shards";
+    }
+  }
+  EXPECT_EQ(seen.size(), 48u);
+}
+
+TEST(SizedIidPartition, SameSeedSameSplit) {
+  EXPECT_EQ(pipar::sized_iid_partition(100, {10, 20}, 4), pipar::sized_iid_partition(100, {10, 20}, 4));
+  EXPECT_NE(pipar::sized_iid_partition(100, {10, 20}, 4), pipar::sized_iid_partition(100, {10, 20}, 5));
+}
+
+TEST(SizedIidPartition, OversizedTotalRejected) {
+  try {
+    pipar::sized_iid_partition(50, {30, 21}, 1);
+    FAIL() << "expected InputError";
+  } catch (const pipar::InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("add up to 51 samples but the training set has 50"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+TEST(SizedIidPartition, EmptyShardRejected) {
+  EXPECT_THROW(pipar::sized_iid_partition(50, {10, 0}, 1), pipar::InputError);
 }
 
 TEST(MixSeed, DistinctInputsDistinctSeeds) {

@@ -43,6 +43,7 @@ struct TrainOptions {
   std::uint64_t seed = 1;
   std::int64_t samples_per_client = 0;  // 0: the whole shard
   std::string partition = "iid";        // iid or dirichlet
+  std::vector<std::int64_t> shard_sizes;  // iid shards of these sizes, one per client; empty: equal
   double dirichlet_alpha = 0.5;
   std::int64_t test_samples = 0;        // 0: the whole test set
   std::string output = "pipar-train.h5";

@@ -13,6 +13,14 @@ namespace pipar {
 std::vector<std::vector<std::int64_t>> iid_partition(std::int64_t sample_count, int clients,
                                                      std::uint64_t seed);
 
+// Splits a seeded permutation of 0..sample_count-1 into IID shards of the
+// given sizes, one per client; samples beyond their sum go to no client.
+// Throws InputError for a size below 1 or sizes that add up to more than
+// sample_count.
+std::vector<std::vector<std::int64_t>> sized_iid_partition(std::int64_t sample_count,
+                                                           const std::vector<std::int64_t>& sizes,
+                                                           std::uint64_t seed);
+
 // Splits samples by label into `clients` non-IID shards. For every class, a
 // Dirichlet(alpha) draw over the clients gives the share of that class's
 // samples each client gets. Small alpha gives each client few classes, while
