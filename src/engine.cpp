@@ -190,7 +190,7 @@ TensorData load_test_set(const TrainOptions& options, const DatasetSpec& spec) {
   return to_tensors(spec, test, indices);
 }
 
-// How this rank runs, decided once for all ranks by run_train.
+// The run settings of this rank, decided once for all ranks by run_train.
 struct RankSetup {
   Clock clock;
   int threads = 1;

@@ -67,7 +67,7 @@ std::vector<PointRow> read_points(const std::string& path) {
   return rows;
 }
 
-// Quotes a CSV field when it holds a comma, a quote or a line break
+// Quotes a CSV field when it contains a comma, a quote or a line break
 // (RFC 4180), as per-client lists such as "10,5,5,5" do.
 std::string csv_field(const std::string& value) {
   if (value.find_first_of(",\"\n\r") == std::string::npos) return value;

@@ -36,8 +36,9 @@ int parse(CLI::App& app, int argc, char** argv, int rank) {
 int main(int argc, char** argv) {
 #if defined(OPEN_MPI)
   // Open MPI aborts in MPI_Init with a message about its build when srun
-  // gives it no PMIx server; say instead what to change in the launch. The
-  // tasks do not know each other, so only the step's first task prints.
+  // gives it no PMIx server, so pipar first prints what to change in the
+  // launch. The tasks cannot reach each other, so only the step's first
+  // task prints it.
   const pipar::SlurmInfo slurm = pipar::read_slurm_environment();
   const std::string problem = pipar::pmix_problem_before_init(
       slurm, std::getenv("PMIX_NAMESPACE") != nullptr, std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr);

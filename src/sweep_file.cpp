@@ -268,8 +268,8 @@ SweepDefinition parse_sweep(const std::string& text, const std::string& path, in
   sweep.repetitions = settings.repetitions;
   sweep.warmup_rounds = settings.warmup_rounds;
 
-  // The grid is the Cartesian product of the axes; the last axis varies
-  // fastest, and the axes come in the order toml++ iterates a table (by key).
+  // The grid is the Cartesian product of the axes, with the last axis varying
+  // fastest. The axes come in the order toml++ iterates a table, by key.
   std::vector<std::size_t> position(axes.size(), 0);
   std::set<std::string> keys;
   while (true) {

@@ -1,5 +1,5 @@
-// How the ranks of a communicator stop together on an input error, so that
-// the error is printed once and no rank hangs.
+// Helpers that stop every rank of a communicator together on an input error,
+// so that the error is printed once and no rank hangs.
 #pragma once
 
 #include <string>

@@ -1,5 +1,5 @@
-// What Slurm tells a job step through its environment, and a check that the
-// MPI launcher and Slurm agree on the number of tasks.
+// Slurm's job and step environment variables, and a check that the MPI
+// launcher and Slurm agree on the number of tasks.
 #pragma once
 
 #include <string>

@@ -40,7 +40,7 @@ struct PointResult {
   std::string finished_utc;
 };
 
-// What identifies one start of `pipar sweep`.
+// The identity of one start of `pipar sweep`.
 struct SweepInvocation {
   RunInfo run;  // of the whole job
   SlurmInfo slurm;

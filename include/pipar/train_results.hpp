@@ -30,7 +30,7 @@ struct RoundRecord {
   std::vector<double> idle_s;
 };
 
-// What rank 0 knows when training starts, for the results metadata.
+// The facts rank 0 has when training starts, for the results metadata.
 struct RunStart {
   std::vector<std::int64_t> threads_per_rank;                // indexed by rank
   std::vector<std::pair<std::string, std::string>> extra;    // root attributes (LibTorch version, ...)
@@ -45,7 +45,7 @@ class RunSink {
   virtual ~RunSink() = default;
   virtual void begin(const RunStart& start) = 0;
   virtual void record_round(const RoundRecord& record) = 0;
-  // `encoded` holds the round's events (encode_events()); `origin` is the
+  // `encoded` contains the round's events (encode_events()); `origin` is the
   // shared-clock time at which training started.
   virtual void record_events(const std::vector<double>& encoded, double origin) = 0;
   virtual void record_model(const std::vector<double>& floating,
