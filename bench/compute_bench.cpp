@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "pipar/blas.hpp"
 #include "pipar/model.hpp"
 
 int main(int argc, char** argv) {
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   const int threads = argc > 2 ? std::max(1, std::atoi(argv[2])) : 1;
   const int batch_size = argc > 3 ? std::max(1, std::atoi(argv[3])) : 100;
   torch::set_num_threads(threads);
+  pipar::set_blas_threads(threads);  // as pipar train does on each rank
 
   torch::manual_seed(1);
   auto model = pipar::build_model("vgg5", {1, 28, 28}, 10);

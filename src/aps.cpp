@@ -105,6 +105,8 @@ SplitPlan choose_plan(const TrainOptions& options, const std::vector<RankProfile
     plan.micro_batches.push_back(choice.micro_batches);
   }
   plan.predicted_round_s = selection.round_s;
+  plan.predicted_busy_s = predict_round(config, selection.choices).busy_s;
+  for (const RankProfile& profile : profiles) plan.devices.push_back(profile.device);
   plan.candidates_evaluated = selection.candidates_evaluated;
   plan.top_common = selection.top_common;
   plan.links = links;

@@ -12,6 +12,7 @@
 #include "pipar/agreement.hpp"
 #include "pipar/augment.hpp"
 #include "pipar/aps.hpp"
+#include "pipar/blas.hpp"
 #include "pipar/clock.hpp"
 #include "pipar/dataset.hpp"
 #include "pipar/events.hpp"
@@ -30,6 +31,21 @@ namespace {
 
 constexpr int kServerRank = 0;
 constexpr std::int64_t kEvalBatchSize = 1000;
+
+// Sets the thread count of LibTorch's intra-op pool and of OpenBLAS's pool,
+// whose idle workers would otherwise spin on every core (pipar/blas.hpp).
+// Returns false when the BLAS is not OpenBLAS.
+bool set_compute_threads(int threads) {
+  torch::set_num_threads(threads);
+  return set_blas_threads(threads);
+}
+
+// Describes the BLAS thread count for the results file's metadata.
+std::string blas_threads_note() {
+  const int threads = blas_threads();
+  return threads > 0 ? "as /ranks/threads; OpenBLAS reports " + std::to_string(threads) + " on rank 0"
+                     : "not controlled by pipar";
+}
 
 int available_cpus() {
   cpu_set_t allowed;
@@ -360,7 +376,9 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
     start.threads_per_rank = threads_per_rank;
     start.extra = {{"libtorch_version", TORCH_VERSION},
                    {"optimizer_state_policy", kOptimizerStatePolicy},
-                   {"clock_alignment", clock_alignment_note()}};
+                   {"clock_alignment", clock_alignment_note()},
+                   {"blas", blas_description()},
+                   {"blas_threads", blas_threads_note()}};
     start.resources = resource_names(clients);
     recorder->begin(start);
     test = load_test_set(options, spec);
@@ -420,9 +438,9 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
 
     Event evaluation_event{Resource::kServerCompute, 0, EventKind::kEvaluate, round};
     evaluation_event.start = clock.now();
-    torch::set_num_threads(eval_threads);
+    set_compute_threads(eval_threads);
     const Evaluation evaluation = evaluate(global_model, *test);
-    torch::set_num_threads(threads);
+    set_compute_threads(threads);
     evaluation_event.end = clock.now();
     round_events.push_back(evaluation_event);
 
@@ -471,9 +489,9 @@ void run_train(const TrainOptions& options, const mpi::Communicator& world, cons
                RunSink* sink) {
   run_same_on_every_rank(world, [&] { validate_train_options(options, world.size()); });
   const int threads = options.threads > 0 ? options.threads : default_threads_per_rank(world);
-  torch::set_num_threads(threads);
+  const bool blas_set = set_compute_threads(threads);
   if (world.rank() == 0) {
-    log::info("LibTorch intra-op threads per rank: ", threads,
+    log::info("LibTorch intra-op", blas_set ? " and OpenBLAS" : "", " threads per rank: ", threads,
               options.threads > 0 ? " (from --threads)" : " (node cores / ranks on the node)");
   }
 

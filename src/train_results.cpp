@@ -130,6 +130,28 @@ void write_plan(ResultsFile& file, const std::string& group, const SplitPlan& pl
   file.write_vector(aps + "/grid_cut", grid_cut);
   file.write_vector(aps + "/grid_micro_batches", grid_micro_batches);
   file.write_vector(aps + "/grid_predicted_round_s", grid_round);
+  if (!plan.predicted_busy_s.empty()) {
+    file.write_vector(aps + "/predicted_busy_s", plan.predicted_busy_s);
+  }
+  if (plan.devices.empty()) return;
+  std::vector<double> forward, backward, step, overhead;
+  for (const DeviceProfile& device : plan.devices) {
+    overhead.push_back(device.call_overhead_s);
+    for (const BlockTiming& block : device.blocks) {
+      forward.push_back(block.forward_s_per_sample);
+      backward.push_back(block.backward_s_per_sample);
+      step.push_back(block.step_s);
+    }
+  }
+  const std::size_t blocks = plan.devices.front().blocks.size();
+  const auto write_table = [&](const std::string& name, const std::vector<double>& values) {
+    if (file.exists(aps + name)) file.remove(aps + name);  // one table per plan, never appended to
+    file.append_rows(aps + name, values, blocks);
+  };
+  write_table("/profile_forward_s_per_sample", forward);
+  write_table("/profile_backward_s_per_sample", backward);
+  write_table("/profile_step_s", step);
+  file.write_vector(aps + "/profile_call_overhead_s", overhead);
 }
 
 void TrainRecorder::record_plan(const SplitPlan& plan) {

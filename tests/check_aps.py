@@ -4,7 +4,9 @@
 Usage: check_aps.py RESULTS.h5 --clients K --blocks L --batch-size B [--trained]
 Each client's cut point must lie in 1..L-1 and its micro-batch count must
 divide B. The grid must hold every (P, N) of the search with a positive
-prediction, and the overhead must be positive. With --trained, the run's
+prediction, and the overhead must be positive. The predicted busy time of
+every resource must be positive for compute and at most the predicted
+round, and the profiles must cover every rank and block. With --trained, the run's
 /rounds must exist, and its log line's choice must be the one stored.
 """
 import argparse
@@ -51,6 +53,21 @@ def main():
         if predicted > best_common * (1 + 1e-9):
             fail(f"the chosen plan's prediction {predicted} s is slower than the best common "
                  f"point of the grid, {best_common} s")
+        busy = list(aps["predicted_busy_s"][:])
+        if len(busy) != 1 + 3 * args.clients:
+            fail(f"{len(busy)} predicted busy times; expected {1 + 3 * args.clients} resources")
+        if any(time <= 0 for time in busy[:1 + args.clients]):
+            fail(f"a compute resource has no predicted busy time: {busy[:1 + args.clients]}")
+        if max(busy) > predicted * (1 + 1e-9):
+            fail(f"a predicted busy time {max(busy)} s exceeds the predicted round {predicted} s")
+        for name in ("profile_forward_s_per_sample", "profile_backward_s_per_sample", "profile_step_s"):
+            shape = aps[name].shape
+            if shape != (args.clients + 1, args.blocks):
+                fail(f"/aps/{name} has shape {shape}; expected ({args.clients + 1}, {args.blocks})")
+        if aps["profile_forward_s_per_sample"][:].sum(axis=1).min() <= 0:
+            fail("a rank's profile has no forward time")
+        if len(aps["profile_call_overhead_s"][:]) != args.clients + 1:
+            fail("/aps/profile_call_overhead_s does not have one entry per rank")
         if not aps.attrs["overhead_s"] > 0:
             fail("the overhead is not positive")
         has_rounds = "rounds" in results

@@ -28,6 +28,11 @@ struct SplitPlan {
   // Predicted round time of every common (P, N) of the grid, for checking
   // the model against measured sweeps.
   std::vector<CandidateTime> grid;
+  // The cost model's busy time of each resource in the chosen plan, in
+  // resource_names() order, to compare with the measured rounds/busy_s.
+  std::vector<double> predicted_busy_s;
+  // The profiles the model used, by rank: the server, then clients 1..K.
+  std::vector<DeviceProfile> devices;
 
   double overhead_s() const { return profiling_s + search_s; }
 };
