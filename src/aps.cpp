@@ -25,7 +25,91 @@ std::vector<int> default_micro_batches(int batch_size) {
   return counts;
 }
 
+// The fastest of a block's runs on the device that `slowdown` emulates.
+double fastest(const std::vector<StageRun>& runs, double slowdown, int threads) {
+  double best = std::numeric_limits<double>::infinity();
+  for (const StageRun& run : runs) best = std::min(best, emulated_seconds(run, slowdown, threads));
+  return best;
+}
+
 }  // namespace
+
+std::string encode_timings(const NodeTimings& timings) {
+  std::ostringstream text;
+  text.precision(17);
+  const std::size_t blocks = timings.steps.size();
+  const std::size_t repeats = timings.forward.at(0).at(0).size();
+  text << timings.small << ' ' << timings.large << ' ' << timings.threads << ' ' << blocks << ' '
+       << repeats;
+  const auto put = [&](const StageRun& run) { text << ' ' << run.wall_s << ' ' << run.cpu_s; };
+  for (std::size_t size = 0; size < 2; ++size) {
+    for (std::size_t block = 0; block < blocks; ++block) {
+      for (std::size_t repeat = 0; repeat < repeats; ++repeat) {
+        put(timings.forward[size][block][repeat]);
+        put(timings.backward[size][block][repeat]);
+      }
+    }
+  }
+  for (const StageRun& step : timings.steps) put(step);
+  return text.str();
+}
+
+NodeTimings decode_timings(const std::string& encoded) {
+  std::istringstream text(encoded);
+  NodeTimings timings;
+  std::size_t blocks = 0;
+  std::size_t repeats = 0;
+  text >> timings.small >> timings.large >> timings.threads >> blocks >> repeats;
+  const auto get = [&] {
+    StageRun run;
+    text >> run.wall_s >> run.cpu_s;
+    return run;
+  };
+  timings.forward.assign(2, std::vector<std::vector<StageRun>>(blocks));
+  timings.backward.assign(2, std::vector<std::vector<StageRun>>(blocks));
+  for (std::size_t size = 0; size < 2; ++size) {
+    for (std::size_t block = 0; block < blocks; ++block) {
+      for (std::size_t repeat = 0; repeat < repeats; ++repeat) {
+        timings.forward[size][block].push_back(get());
+        timings.backward[size][block].push_back(get());
+      }
+    }
+  }
+  for (std::size_t block = 0; block < blocks; ++block) timings.steps.push_back(get());
+  if (!text) throw std::invalid_argument("malformed block timings: " + encoded);
+  return timings;
+}
+
+double emulated_seconds(const StageRun& run, double slowdown, int threads) {
+  if (slowdown <= 1.0) return run.wall_s;
+  return std::max(run.wall_s, slowdown * run.cpu_s / threads);
+}
+
+// Block times grow close to linearly with the samples, so the line through
+// the two profiled sizes extends to the whole batch.
+DeviceProfile device_profile(const NodeTimings& timings, double slowdown) {
+  const int threads = timings.threads;
+  const double span = static_cast<double>(timings.large - timings.small);
+  const double small = static_cast<double>(timings.small);
+  DeviceProfile device;
+  double overhead_sum = 0.0;
+  const std::size_t blocks = timings.steps.size();
+  for (std::size_t i = 0; i < blocks; ++i) {
+    const double forward_small = fastest(timings.forward[0][i], slowdown, threads);
+    const double forward_large = fastest(timings.forward[1][i], slowdown, threads);
+    const double backward_small = fastest(timings.backward[0][i], slowdown, threads);
+    const double backward_large = fastest(timings.backward[1][i], slowdown, threads);
+    BlockTiming timing;
+    timing.forward_s_per_sample = std::max(0.0, (forward_large - forward_small) / span);
+    timing.backward_s_per_sample = std::max(0.0, (backward_large - backward_small) / span);
+    overhead_sum += std::max(0.0, forward_small - small * timing.forward_s_per_sample);
+    overhead_sum += std::max(0.0, backward_small - small * timing.backward_s_per_sample);
+    timing.step_s = emulated_seconds(timings.steps[i], slowdown, threads);
+    device.blocks.push_back(timing);
+  }
+  device.call_overhead_s = overhead_sum / (2.0 * static_cast<double>(blocks));
+  return device;
+}
 
 std::string encode_profile(const RankProfile& profile) {
   std::ostringstream text;

@@ -7,6 +7,7 @@
 #include "pipar/agreement.hpp"
 #include "pipar/aps.hpp"
 #include "pipar/dataset.hpp"
+#include "pipar/log.hpp"
 #include "pipar/model.hpp"
 #include "pipar/training.hpp"
 
@@ -20,48 +21,31 @@ constexpr int kBandwidthBytes = 4 << 20;  // 4 MiB, long enough to dwarf the lat
 // Timed passes per block and size after the warm-up pass; the fastest counts.
 constexpr int kProfileRepeats = 2;
 
-struct BlockTimes {
-  double forward_s = std::numeric_limits<double>::infinity();
-  double backward_s = std::numeric_limits<double>::infinity();
-};
-
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// How long a stage takes on this rank's emulated device. Device emulation
-// (run_timed) stretches a stage to `slowdown` times its CPU time per thread,
-// so an emulated client is timed the same way, which also keeps other
-// processes on a shared machine out of its profile. Without emulation the
-// wall time counts.
 class StageTimer {
  public:
-  StageTimer(double slowdown, int threads) : slowdown_(slowdown), threads_(threads) {}
-
   void start() {
     wall_start_ = std::chrono::steady_clock::now();
-    cpu_start_ = slowdown_ > 1.0 ? process_cpu_seconds() : 0.0;
+    cpu_start_ = process_cpu_seconds();
   }
-  double seconds() const {
-    const double wall = seconds_since(wall_start_);
-    if (slowdown_ <= 1.0) return wall;
-    return std::max(wall, slowdown_ * (process_cpu_seconds() - cpu_start_) / threads_);
-  }
+  StageRun stop() const { return StageRun{seconds_since(wall_start_), process_cpu_seconds() - cpu_start_}; }
 
  private:
-  double slowdown_;
-  int threads_;
   std::chrono::steady_clock::time_point wall_start_;
   double cpu_start_ = 0.0;
 };
 
 // Times the forward and backward of each block of `model` on `samples`
-// inputs, keeping the fastest of `repeats` runs after one warm-up. Each
-// block runs on its own detached input, as on either side of any cut point.
-// The last block's forward includes the loss.
-std::vector<BlockTimes> time_blocks(torch::nn::Sequential& model, const InputShape& input,
-                                    std::int64_t classes, std::int64_t samples, int repeats,
-                                    StageTimer& timer) {
+// inputs `repeats` times after one untimed warm-up run. Each block runs on
+// its own detached input, as on either side of any cut point. The last
+// block's forward includes the loss. Fills forward[block][repeat] and
+// backward[block][repeat].
+void time_blocks(torch::nn::Sequential& model, const InputShape& input, std::int64_t classes,
+                 std::int64_t samples, int repeats, std::vector<std::vector<StageRun>>& forward,
+                 std::vector<std::vector<StageRun>>& backward) {
   model->train();
   std::vector<torch::Tensor> inputs;
   torch::Tensor activation = torch::randn({samples, input.channels, input.height, input.width});
@@ -74,7 +58,9 @@ std::vector<BlockTimes> time_blocks(torch::nn::Sequential& model, const InputSha
     }
   }
 
-  std::vector<BlockTimes> times(inputs.size());
+  forward.assign(inputs.size(), {});
+  backward.assign(inputs.size(), {});
+  StageTimer timer;
   for (int repeat = 0; repeat <= repeats; ++repeat) {
     std::size_t index = 0;
     for (auto& block : *model) {
@@ -88,28 +74,28 @@ std::vector<BlockTimes> time_blocks(torch::nn::Sequential& model, const InputSha
                      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
                  static_cast<double>(samples);
       }
-      const double forward_s = timer.seconds();
+      const StageRun forward_run = timer.stop();
       const torch::Tensor gradient = torch::ones_like(output);
       timer.start();
       output.backward(gradient);
-      const double backward_s = timer.seconds();
+      const StageRun backward_run = timer.stop();
       if (repeat > 0) {  // repeat 0 warms up allocators and caches
-        times[index].forward_s = std::min(times[index].forward_s, forward_s);
-        times[index].backward_s = std::min(times[index].backward_s, backward_s);
+        forward[index].push_back(forward_run);
+        backward[index].push_back(backward_run);
       }
       ++index;
     }
   }
-  return times;
 }
 
 // Times one SGD step (momentum as in training) over each block's parameters.
-std::vector<double> time_steps(torch::nn::Sequential& model, double momentum, StageTimer& timer) {
-  std::vector<double> steps;
+std::vector<StageRun> time_steps(torch::nn::Sequential& model, double momentum) {
+  std::vector<StageRun> steps;
+  StageTimer timer;
   for (auto& block : *model) {
     std::vector<torch::Tensor> parameters = block.ptr()->parameters();
     if (parameters.empty()) {
-      steps.push_back(0.0);
+      steps.push_back(StageRun{});
       continue;
     }
     for (auto& parameter : parameters) parameter.mutable_grad() = torch::ones_like(parameter);
@@ -117,45 +103,31 @@ std::vector<double> time_steps(torch::nn::Sequential& model, double momentum, St
     optimizer.step();  // allocates the momentum buffers
     timer.start();
     optimizer.step();
-    steps.push_back(timer.seconds());
+    steps.push_back(timer.stop());
   }
   return steps;
 }
 
-// Fits time = call overhead + samples x per-sample time through the timings
-// at a tenth and at half of the batch, on the device that `slowdown`
-// emulates. Half a
-// batch rather than a whole one halves the profiling time, which is APS's
-// overhead. Block times grow close to linearly with the samples, so the
-// line extends to the whole batch.
-DeviceProfile profile_device(const TrainOptions& options, const DatasetSpec& spec, double slowdown) {
-  StageTimer timer(slowdown, torch::get_num_threads());
+// Times every block at a tenth and at half of the batch. Half a batch
+// rather than a whole one halves the profiling time, which is APS's
+// overhead.
+NodeTimings time_node(const TrainOptions& options, const DatasetSpec& spec) {
+  const double begin = MPI_Wtime();
   torch::manual_seed(options.seed);
   torch::nn::Sequential model = build_model(options.model, spec.input, spec.classes);
-  const std::int64_t small = std::max<std::int64_t>(1, options.batch_size / 10);
-  const std::int64_t large = std::max<std::int64_t>(small + 1, options.batch_size / 2);
-  const std::vector<BlockTimes> at_small =
-      time_blocks(model, spec.input, spec.classes, small, kProfileRepeats, timer);
-  const std::vector<BlockTimes> at_large =
-      time_blocks(model, spec.input, spec.classes, large, kProfileRepeats, timer);
-  const std::vector<double> steps = time_steps(model, options.momentum, timer);
-
-  DeviceProfile device;
-  double overhead_sum = 0.0;
-  for (std::size_t i = 0; i < at_large.size(); ++i) {
-    BlockTiming timing;
-    const double span = large > small ? static_cast<double>(large - small) : 1.0;
-    timing.forward_s_per_sample =
-        std::max(0.0, (at_large[i].forward_s - at_small[i].forward_s) / span);
-    timing.backward_s_per_sample =
-        std::max(0.0, (at_large[i].backward_s - at_small[i].backward_s) / span);
-    overhead_sum += std::max(0.0, at_small[i].forward_s - small * timing.forward_s_per_sample);
-    overhead_sum += std::max(0.0, at_small[i].backward_s - small * timing.backward_s_per_sample);
-    timing.step_s = steps[i];
-    device.blocks.push_back(timing);
-  }
-  device.call_overhead_s = overhead_sum / (2.0 * static_cast<double>(at_large.size()));
-  return device;
+  NodeTimings timings;
+  timings.threads = torch::get_num_threads();
+  timings.small = std::max<std::int64_t>(1, options.batch_size / 10);
+  timings.large = std::max<std::int64_t>(timings.small + 1, options.batch_size / 2);
+  timings.forward.resize(2);
+  timings.backward.resize(2);
+  time_blocks(model, spec.input, spec.classes, timings.small, kProfileRepeats, timings.forward[0],
+              timings.backward[0]);
+  time_blocks(model, spec.input, spec.classes, timings.large, kProfileRepeats, timings.forward[1],
+              timings.backward[1]);
+  timings.steps = time_steps(model, options.momentum);
+  log::debug("profiled every block in ", MPI_Wtime() - begin, " s");
+  return timings;
 }
 
 std::vector<BlockSize> block_sizes(const TrainOptions& options, const DatasetSpec& spec) {
@@ -241,22 +213,21 @@ void decode_choices(const std::string& text, SplitPlan& plan) {
 }  // namespace
 
 SplitPlan plan_split(const TrainOptions& options, const mpi::Communicator& world,
-                     std::int64_t shard_samples, double slowdown, bool ranks_share_cores) {
+                     std::int64_t shard_samples, double slowdown) {
   const double start = MPI_Wtime();
   const DatasetSpec spec = dataset_spec(options.dataset);
   RankProfile mine;
   mine.samples = world.rank() == 0 ? 0 : shard_samples;
 
-  // Ranks that share cores would slow each other's timings, so they take turns.
-  if (ranks_share_cores) {
-    for (int turn = 0; turn < world.size(); ++turn) {
-      if (world.rank() == turn) mine.device = profile_device(options, spec, slowdown);
-      world.barrier_sleeping(1000);
-    }
-  } else {
-    mine.device = profile_device(options, spec, slowdown);
-    world.barrier();
-  }
+  // One rank per node profiles while the others sleep, so no rank of the
+  // node takes CPU from it, and the nodes profile at the same time.
+  const mpi::Communicator node = world.split_shared();
+  std::string timings;
+  if (node.rank() == 0) timings = encode_timings(time_node(options, spec));
+  world.barrier_sleeping(1000);
+  timings = node.broadcast(timings, 0);
+  mine.device = device_profile(decode_timings(timings), slowdown);
+
   const std::vector<LinkProfile> links =
       options.emulates_links() ? emulated_links(options, world.size() - 1) : measure_links(world);
   const std::vector<std::string> encoded = world.all_gather(encode_profile(mine));

@@ -217,9 +217,9 @@ struct RankSetup {
 // Runs APS when the options ask for it, after the data is loaded and before
 // the transport exists. Collective. Returns an empty plan otherwise.
 SplitPlan plan_if_requested(const TrainOptions& options, const mpi::Communicator& world,
-                            std::int64_t shard_samples, double slowdown, const RankSetup& setup) {
+                            std::int64_t shard_samples, double slowdown) {
   if (!options.uses_aps()) return SplitPlan{};
-  return plan_split(options, world, shard_samples, slowdown, setup.ranks_share_cores);
+  return plan_split(options, world, shard_samples, slowdown);
 }
 
 void run_client(const TrainOptions& options, const mpi::Communicator& world,
@@ -236,7 +236,7 @@ void run_client(const TrainOptions& options, const mpi::Communicator& world,
   events.add(loading);
 
   const double slowdown = TrainOptions::per_client(options.client_slowdown, client, 1.0);
-  const SplitPlan plan = plan_if_requested(options, world, shard->size(), slowdown, setup);
+  const SplitPlan plan = plan_if_requested(options, world, shard->size(), slowdown);
   if (options.plan_only) {
     world.barrier();
     return;
@@ -387,7 +387,7 @@ void run_server(const TrainOptions& options, const mpi::Communicator& world,
   loading.end = clock.now();
   events.add(loading);
 
-  const SplitPlan plan = plan_if_requested(options, world, 0, 1.0, setup);
+  const SplitPlan plan = plan_if_requested(options, world, 0, 1.0);
   if (options.uses_aps()) {
     print_plan(plan);
     recorder->record_plan(plan);

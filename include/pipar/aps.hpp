@@ -37,6 +37,44 @@ struct SplitPlan {
   double overhead_s() const { return profiling_s + search_s; }
 };
 
+// The wall time and the process CPU time of one timed stage.
+struct StageRun {
+  double wall_s = 0.0;
+  double cpu_s = 0.0;
+};
+
+
+// The timed runs of every block on one node. One rank of the node takes them
+// and every rank of the node derives its profile from them, because the
+// ranks run on the same cores.
+struct NodeTimings {
+  std::int64_t small = 0;  // samples of the first profiled size
+  std::int64_t large = 0;  // samples of the second
+  int threads = 1;         // intra-op threads of the rank that profiled
+  // Indexed [size][block][repeat], size 0 being `small` and 1 `large`.
+  std::vector<std::vector<std::vector<StageRun>>> forward;
+  std::vector<std::vector<std::vector<StageRun>>> backward;
+  std::vector<StageRun> steps;  // per block
+};
+
+
+// Serializes node timings for MPI, and back. decode_timings() throws
+// std::invalid_argument for a malformed text.
+std::string encode_timings(const NodeTimings& timings);
+NodeTimings decode_timings(const std::string& encoded);
+
+// Returns the duration of a timed run on the device that `slowdown`
+// emulates, as run_timed() stretches it: the wall time without emulation
+// (slowdown <= 1), otherwise `slowdown` times the CPU time per thread if
+// that is longer than the wall time.
+double emulated_seconds(const StageRun& run, double slowdown, int threads);
+
+// Builds the profile of a device that `slowdown` emulates from a node's
+// timings. Each block's time per sample is the slope of the line through
+// the fastest runs at the two sizes, and the call overhead is the mean
+// intercept over blocks and directions, clamped at 0.
+DeviceProfile device_profile(const NodeTimings& timings, double slowdown);
+
 // One rank's measurement of its own blocks, gathered on rank 0.
 struct RankProfile {
   DeviceProfile device;
@@ -68,14 +106,18 @@ void print_plan(const SplitPlan& plan, double measured_round_s = 0.0);
 
 namespace pipar {
 
-// Runs APS for the ranks of `world`, rank 0 being the server. Every rank
-// profiles its blocks at half and at a tenth of the batch size, one rank at
-// a time when ranks share cores. Rank 0 measures each client's link by
-// ping-pong unless the options emulate links. Rank 0 chooses the plan, which every
-// rank returns. `shard_samples` is the calling client's shard size (ignored
-// on rank 0) and `slowdown` its device emulation factor. Collective; call it
+// Runs APS for the ranks of `world`, rank 0 being the server. One rank per
+// node times every block at a tenth and at half of the batch size while the
+// node's other ranks sleep. Each rank of the node derives its profile from
+// those runs as its device emulation would stretch them (`slowdown` times
+// the CPU time per thread), or takes the wall time without emulation.
+// Rank 0 measures each client's link by ping-pong unless the options emulate
+// links, and chooses the plan, which every rank returns. `shard_samples` is
+// the calling client's shard size (ignored on rank 0). Collective. Call it
 // before the ranks create their transports.
+// NOTE: the derived profiles assume that the ranks of a node run the same
+// number of intra-op threads, as pipar's default and --threads give them.
 SplitPlan plan_split(const TrainOptions& options, const mpi::Communicator& world,
-                     std::int64_t shard_samples, double slowdown, bool ranks_share_cores);
+                     std::int64_t shard_samples, double slowdown);
 
 }  // namespace pipar
