@@ -80,11 +80,6 @@ NodeTimings decode_timings(const std::string& encoded) {
   return timings;
 }
 
-double emulated_seconds(const StageRun& run, double slowdown, int threads) {
-  if (slowdown <= 1.0) return run.wall_s;
-  return std::max(run.wall_s, slowdown * run.cpu_s / threads);
-}
-
 // Block times grow close to linearly with the samples, so the line through
 // the two profiled sizes extends to the whole batch.
 DeviceProfile device_profile(const NodeTimings& timings, double slowdown) {

@@ -25,13 +25,16 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// Measures the wall time and the process CPU time of one stage.
 class StageTimer {
  public:
   void start() {
     wall_start_ = std::chrono::steady_clock::now();
     cpu_start_ = process_cpu_seconds();
   }
-  StageRun stop() const { return StageRun{seconds_since(wall_start_), process_cpu_seconds() - cpu_start_}; }
+  StageRun stop() const {
+    return StageRun{seconds_since(wall_start_), process_cpu_seconds() - cpu_start_};
+  }
 
  private:
   std::chrono::steady_clock::time_point wall_start_;
@@ -109,7 +112,7 @@ std::vector<StageRun> time_steps(torch::nn::Sequential& model, double momentum) 
 }
 
 // Times every block at a tenth and at half of the batch. Half a batch
-// rather than a whole one halves the profiling time, which is APS's
+// rather than a whole one halves the profiling time, most of APS's
 // overhead.
 NodeTimings time_node(const TrainOptions& options, const DatasetSpec& spec) {
   const double begin = MPI_Wtime();

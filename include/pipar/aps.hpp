@@ -11,6 +11,7 @@
 #include "pipar/cost_model.hpp"
 #include "pipar/mpi.hpp"
 #include "pipar/options.hpp"
+#include "pipar/stage_time.hpp"
 
 namespace pipar {
 
@@ -37,13 +38,6 @@ struct SplitPlan {
   double overhead_s() const { return profiling_s + search_s; }
 };
 
-// The wall time and the process CPU time of one timed stage.
-struct StageRun {
-  double wall_s = 0.0;
-  double cpu_s = 0.0;
-};
-
-
 // The timed runs of every block on one node. One rank of the node takes them
 // and every rank of the node derives its profile from them, because the
 // ranks run on the same cores.
@@ -57,17 +51,10 @@ struct NodeTimings {
   std::vector<StageRun> steps;  // per block
 };
 
-
 // Serializes node timings for MPI, and back. decode_timings() throws
 // std::invalid_argument for a malformed text.
 std::string encode_timings(const NodeTimings& timings);
 NodeTimings decode_timings(const std::string& encoded);
-
-// Returns the duration of a timed run on the device that `slowdown`
-// emulates, as run_timed() stretches it: the wall time without emulation
-// (slowdown <= 1), otherwise `slowdown` times the CPU time per thread if
-// that is longer than the wall time.
-double emulated_seconds(const StageRun& run, double slowdown, int threads);
 
 // Builds the profile of a device that `slowdown` emulates from a node's
 // timings. Each block's time per sample is the slope of the line through

@@ -20,6 +20,7 @@
 #include "pipar/dataset.hpp"
 #include "pipar/events.hpp"
 #include "pipar/fedavg.hpp"
+#include "pipar/stage_time.hpp"
 #include "pipar/transport.hpp"
 
 namespace pipar {
@@ -79,8 +80,8 @@ void run_timed(const RoleContext& context, Event event, Work&& work) {
   const double cpu_start = context.slowdown > 1.0 ? process_cpu_seconds() : 0.0;
   work();
   if (context.slowdown > 1.0) {
-    const double cpu = (process_cpu_seconds() - cpu_start) / context.threads;
-    const double remaining = event.start + context.slowdown * cpu - context.clock.now();
+    const StageRun run{context.clock.now() - event.start, process_cpu_seconds() - cpu_start};
+    const double remaining = emulated_seconds(run, context.slowdown, context.threads) - run.wall_s;
     if (remaining > 0.0) std::this_thread::sleep_for(std::chrono::duration<double>(remaining));
   }
   event.end = context.clock.now();
