@@ -6,11 +6,16 @@ micro-batches over a [base] of training settings), this script
   1. runs the exhaustive sweep: every common (P, N), one round each;
   2. runs pipar train --cut auto --micro-batches auto with the same [base],
      searching the same grid, for one round;
+  3. runs the APS choice and the sweep's fastest points again, several times
+     each and in turn, because one round per point cannot separate candidates
+     that are within the machine's run-to-run variation;
 then prints, per configuration, the measured round time of the APS choice
-against the best point of the sweep, the cost model's median prediction
-error over the grid, and the APS overhead as a share of the round.
+against the best point of the sweep (from the single rounds and from the
+medians of step 3), the cost model's median prediction error over the grid,
+and the APS overhead as a share of the round.
 
-Usage: bench/aps_benchmark.py [--build-dir build] [--out bench-out/aps] CONFIG.toml...
+Usage: bench/aps_benchmark.py [--build-dir build] [--out bench-out/aps]
+       [--confirm-repetitions 3] [--confirm-points 2] CONFIG.toml...
 Run it with /usr/bin/python3 (Debian's h5py).
 """
 import argparse
@@ -67,6 +72,26 @@ def aps_result(path):
         }
 
 
+def round_time(path):
+    with h5py.File(path, "r") as results:
+        return float(results["rounds/wall_time_s"][0, 0])
+
+
+def confirm(train_base, mpirun, choices, args, name):
+    """Runs each choice (a (cuts, micro-batches) pair of per-client tuples)
+    args.confirm_repetitions times, taking turns, and returns the median round
+    time of each."""
+    times = {choice: [] for choice in choices}
+    for repetition in range(args.confirm_repetitions):
+        for index, (cuts, counts) in enumerate(choices):
+            path = os.path.join(args.out, f"{name}-confirm-{index}-{repetition}.h5")
+            command = train_base + ["--output", path, "--cut", option_text(list(cuts)),
+                                    "--micro-batches", option_text(list(counts))]
+            run(mpirun + command, path[:-3] + ".log")
+            times[(cuts, counts)].append(round_time(path))
+    return {choice: statistics.median(values) for choice, values in times.items()}
+
+
 def benchmark(config_path, args):
     with open(config_path, "rb") as handle:
         config = tomllib.load(handle)
@@ -81,12 +106,13 @@ def benchmark(config_path, args):
     run(mpirun + [pipar, "sweep", config_path, "--output", sweep_file],
         os.path.join(args.out, name + "-grid.log"))
     aps_file = os.path.join(args.out, name + "-aps.h5")
-    train = [pipar, "train", "--output", aps_file, "--cut", "auto", "--micro-batches", "auto",
-             "--aps-cuts", f"{min(grid['cut'])}-{max(grid['cut'])}",
-             "--aps-micro-batches", option_text(grid["micro-batches"])]
+    train_base = [pipar, "train"]
     for key, value in base.items():
         if key != "clients":
-            train.append(f"--{key}={option_text(value)}")
+            train_base.append(f"--{key}={option_text(value)}")
+    train = train_base + ["--output", aps_file, "--cut", "auto", "--micro-batches", "auto",
+                          "--aps-cuts", f"{min(grid['cut'])}-{max(grid['cut'])}",
+                          "--aps-micro-batches", option_text(grid["micro-batches"])]
     run(mpirun + train, os.path.join(args.out, name + "-aps.log"))
 
     measured = measured_grid(sweep_file)
@@ -94,6 +120,15 @@ def benchmark(config_path, args):
     errors = [abs(aps["grid"][point] - time) / time for point, time in measured.items()
               if point in aps["grid"]]
     best_point, best_time = min(measured.items(), key=lambda item: item[1])
+
+    aps_choice = (tuple(aps["cuts"]), tuple(aps["micro_batches"]))
+    fastest = sorted(measured, key=measured.get)[:args.confirm_points]
+    grid_choices = [((p,) * clients, (n,) * clients) for p, n in fastest]
+    confirmed = {}
+    if args.confirm_repetitions > 0:
+        confirmed = confirm(train_base, mpirun, list(dict.fromkeys([aps_choice] + grid_choices)),
+                            args, name)
+    confirmed_best = min(grid_choices, key=lambda choice: confirmed.get(choice, float("inf")))
     return {
         "name": name,
         "best_point": best_point,
@@ -107,6 +142,9 @@ def benchmark(config_path, args):
         "overhead_s": aps["overhead_s"],
         "overhead_share": aps["overhead_s"] / aps["measured_round_s"],
         "points": len(errors),
+        "confirmed_best_point": (confirmed_best[0][0], confirmed_best[1][0]),
+        "confirmed_best_s": confirmed.get(confirmed_best, float("nan")),
+        "confirmed_aps_s": confirmed.get(aps_choice, float("nan")),
     }
 
 
@@ -114,6 +152,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build-dir", default="build")
     parser.add_argument("--out", default="bench-out/aps")
+    parser.add_argument("--confirm-repetitions", type=int, default=3,
+                        help="runs of each candidate in step 3 (0: skip step 3)")
+    parser.add_argument("--confirm-points", type=int, default=2,
+                        help="fastest grid points of the sweep that step 3 runs again")
     parser.add_argument("configs", nargs="+")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -129,6 +171,17 @@ def main():
               f"| {100 * row['median_error']:.1f}% over {row['points']} points "
               f"| {100 * row['max_error']:.1f}% | {row['overhead_s']:.2f} "
               f"| {100 * row['overhead_share']:.1f}% |")
+    if args.confirm_repetitions > 0:
+        print()
+        print(f"Medians of {args.confirm_repetitions} runs each, taken in turn:")
+        print()
+        print("| configuration | fastest grid point (P,N) | its median s | APS median s "
+              "| APS / best |")
+        print("|---|---|---|---|---|")
+        for row in rows:
+            print(f"| {row['name']} | {row['confirmed_best_point']} "
+                  f"| {row['confirmed_best_s']:.2f} | {row['confirmed_aps_s']:.2f} "
+                  f"| {row['confirmed_aps_s'] / row['confirmed_best_s']:.3f} |")
 
 
 if __name__ == "__main__":

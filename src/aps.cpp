@@ -34,19 +34,35 @@ double fastest(const std::vector<StageRun>& runs, double slowdown, int threads) 
 
 }  // namespace
 
+ProfileSizes profile_sizes(int batch_size, const std::vector<int>& micro_batch_candidates,
+                           std::int64_t max_large) {
+  const std::int64_t batch = std::max(1, batch_size);
+  int most = 0;
+  for (int count : micro_batch_candidates) {
+    if (count > 0 && batch % count == 0) most = std::max(most, count);
+  }
+  ProfileSizes sizes;
+  sizes.small = most > 0 ? batch / most : std::max<std::int64_t>(1, batch / 10);
+  sizes.large = std::min(batch, std::max(batch / 2, 2 * sizes.small));
+  if (max_large > 0) sizes.large = std::min(sizes.large, std::max(max_large, 2 * sizes.small));
+  if (sizes.large <= sizes.small) sizes.small = std::max<std::int64_t>(1, sizes.large / 2);
+  if (sizes.large <= sizes.small) sizes.large = sizes.small + 1;
+  return sizes;
+}
+
 std::string encode_timings(const NodeTimings& timings) {
   std::ostringstream text;
   text.precision(17);
   const std::size_t blocks = timings.steps.size();
-  const std::size_t repeats = timings.forward.at(0).at(0).size();
-  text << timings.small << ' ' << timings.large << ' ' << timings.threads << ' ' << blocks << ' '
-       << repeats;
+  text << timings.small << ' ' << timings.large << ' ' << timings.threads << ' ' << blocks;
   const auto put = [&](const StageRun& run) { text << ' ' << run.wall_s << ' ' << run.cpu_s; };
   for (std::size_t size = 0; size < 2; ++size) {
+    const std::size_t passes = timings.forward.at(size).at(0).size();
+    text << ' ' << passes;
     for (std::size_t block = 0; block < blocks; ++block) {
-      for (std::size_t repeat = 0; repeat < repeats; ++repeat) {
-        put(timings.forward[size][block][repeat]);
-        put(timings.backward[size][block][repeat]);
+      for (std::size_t pass = 0; pass < passes; ++pass) {
+        put(timings.forward[size][block].at(pass));
+        put(timings.backward[size][block].at(pass));
       }
     }
   }
@@ -58,8 +74,7 @@ NodeTimings decode_timings(const std::string& encoded) {
   std::istringstream text(encoded);
   NodeTimings timings;
   std::size_t blocks = 0;
-  std::size_t repeats = 0;
-  text >> timings.small >> timings.large >> timings.threads >> blocks >> repeats;
+  text >> timings.small >> timings.large >> timings.threads >> blocks;
   const auto get = [&] {
     StageRun run;
     text >> run.wall_s >> run.cpu_s;
@@ -67,15 +82,18 @@ NodeTimings decode_timings(const std::string& encoded) {
   };
   timings.forward.assign(2, std::vector<std::vector<StageRun>>(blocks));
   timings.backward.assign(2, std::vector<std::vector<StageRun>>(blocks));
-  for (std::size_t size = 0; size < 2; ++size) {
-    for (std::size_t block = 0; block < blocks; ++block) {
-      for (std::size_t repeat = 0; repeat < repeats; ++repeat) {
+  for (std::size_t size = 0; size < 2 && text; ++size) {
+    std::size_t passes = 0;
+    text >> passes;
+    if (passes == 0) text.setstate(std::ios::failbit);
+    for (std::size_t block = 0; block < blocks && text; ++block) {
+      for (std::size_t pass = 0; pass < passes && text; ++pass) {
         timings.forward[size][block].push_back(get());
         timings.backward[size][block].push_back(get());
       }
     }
   }
-  for (std::size_t block = 0; block < blocks; ++block) timings.steps.push_back(get());
+  for (std::size_t block = 0; block < blocks && text; ++block) timings.steps.push_back(get());
   if (!text) throw std::invalid_argument("malformed block timings: " + encoded);
   return timings;
 }
@@ -193,7 +211,8 @@ SplitPlan choose_plan(const TrainOptions& options, const std::vector<RankProfile
     for (int count : bounds.micro_batches) {
       if (options.batch_size % count != 0) continue;
       const std::vector<SplitChoice> common(config.clients.size(), SplitChoice{cut, count});
-      plan.grid.push_back(CandidateTime{SplitChoice{cut, count}, predict_round(config, common).round_s});
+      plan.grid.push_back(
+          CandidateTime{SplitChoice{cut, count}, predict_round(config, common).round_s});
     }
   }
   return plan;
@@ -205,12 +224,14 @@ void print_plan(const SplitPlan& plan, double measured_round_s) {
   table << "# APS: links " << plan.link_source << "; overhead " << plan.overhead_s()
         << " s (profiling " << plan.profiling_s << " s, search " << plan.search_s << " s, "
         << plan.candidates_evaluated << " assignments simulated)\n";
-  table << "# client     cut  micro-batches  uplink_mbps  downlink_mbps  latency_s\n";
+  table << "# client     cut  micro-batches  uplink_mbps  downlink_mbps  "
+           "latency_s\n";
   for (std::size_t k = 0; k < plan.cuts.size(); ++k) {
     const LinkProfile& link = plan.links.at(k);
-    table << "  " << std::left << std::setw(10) << k + 1 << std::right << std::setw(4) << plan.cuts[k]
-          << std::setw(15) << plan.micro_batches[k] << std::setw(13) << link.uplink_mbps
-          << std::setw(15) << link.downlink_mbps << std::setw(11) << link.latency_s << "\n";
+    table << "  " << std::left << std::setw(10) << k + 1 << std::right << std::setw(4)
+          << plan.cuts[k] << std::setw(15) << plan.micro_batches[k] << std::setw(13)
+          << link.uplink_mbps << std::setw(15) << link.downlink_mbps << std::setw(11)
+          << link.latency_s << "\n";
   }
   table << "# predicted round time of this choice: " << plan.predicted_round_s << " s";
   if (measured_round_s > 0.0) table << " (measured " << measured_round_s << " s)";

@@ -2,6 +2,7 @@
 // MPI, and the collective that turns them into a plan.
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <sstream>
 
 #include "pipar/agreement.hpp"
@@ -18,8 +19,14 @@ constexpr int kPingPongTag = 0x4150;  // "AP"; no transport exists yet on this c
 constexpr int kLatencyExchanges = 10;
 constexpr int kBandwidthExchanges = 3;
 constexpr int kBandwidthBytes = 4 << 20;  // 4 MiB, long enough to dwarf the latency
-// Timed passes per block and size after the warm-up pass; the fastest counts.
-constexpr int kProfileRepeats = 2;
+// Timed passes per profiled size: at most kMaxTimedPasses, and no more once
+// the passes at that size have taken kEnoughSeconds, because a long pass
+// varies little from one run to the next while its repetition is most of
+// the profiling time of a large model. The fastest pass of each block counts.
+constexpr int kMaxTimedPasses = 3;
+constexpr double kEnoughSeconds = 0.4;
+// The longest pass at the larger profiled size, estimated from the smaller.
+constexpr double kLargePassSeconds = 2.0;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -41,54 +48,65 @@ class StageTimer {
   double cpu_start_ = 0.0;
 };
 
-// Times the forward and backward of each block of `model` on `samples`
-// inputs `repeats` times after one untimed warm-up run. Each block runs on
-// its own detached input, as on either side of any cut point. The last
-// block's forward includes the loss. Fills forward[block][repeat] and
-// backward[block][repeat].
-void time_blocks(torch::nn::Sequential& model, const InputShape& input, std::int64_t classes,
-                 std::int64_t samples, int repeats, std::vector<std::vector<StageRun>>& forward,
-                 std::vector<std::vector<StageRun>>& backward) {
-  model->train();
+// The input of every block for `samples` samples: a random image batch and
+// the outputs of the blocks before, computed without autograd.
+std::vector<torch::Tensor> block_inputs(torch::nn::Sequential& model, const InputShape& input,
+                                        std::int64_t samples) {
+  torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> inputs;
   torch::Tensor activation = torch::randn({samples, input.channels, input.height, input.width});
-  const torch::Tensor labels = torch::randint(classes, {samples}, torch::kInt64);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& block : *model) {
-      inputs.push_back(activation);
-      activation = block.forward(activation);
-    }
+  for (auto& block : *model) {
+    inputs.push_back(activation);
+    activation = block.forward(activation);
   }
+  return inputs;
+}
 
-  forward.assign(inputs.size(), {});
-  backward.assign(inputs.size(), {});
-  StageTimer timer;
-  for (int repeat = 0; repeat <= repeats; ++repeat) {
-    std::size_t index = 0;
-    for (auto& block : *model) {
-      const bool last = index + 1 == inputs.size();
-      torch::Tensor block_input = inputs[index].clone().requires_grad_(index > 0);
-      timer.start();
-      torch::Tensor output = block.forward(block_input);
-      if (last) {
-        output = torch::nn::functional::cross_entropy(
-                     output, labels,
-                     torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
-                 static_cast<double>(samples);
-      }
-      const StageRun forward_run = timer.stop();
-      const torch::Tensor gradient = torch::ones_like(output);
-      timer.start();
-      output.backward(gradient);
-      const StageRun backward_run = timer.stop();
-      if (repeat > 0) {  // repeat 0 warms up allocators and caches
-        forward[index].push_back(forward_run);
-        backward[index].push_back(backward_run);
-      }
-      ++index;
-    }
+// Repeats each block input along the batch dimension up to `samples`, which
+// saves a forward pass at the larger profiled size.
+std::vector<torch::Tensor> tile(const std::vector<torch::Tensor>& inputs, std::int64_t samples) {
+  std::vector<torch::Tensor> tiled;
+  for (const torch::Tensor& input : inputs) {
+    std::vector<std::int64_t> repeats(static_cast<std::size_t>(input.dim()), 1);
+    repeats[0] = (samples + input.size(0) - 1) / input.size(0);
+    tiled.push_back(input.repeat(repeats).narrow(0, 0, samples).contiguous());
   }
+  return tiled;
+}
+
+// Runs the forward and backward of each block once on `inputs`, each block
+// on its own detached input, as on either side of any cut point. The last
+// block's forward includes the loss. Appends one run per block to
+// forward[block] and backward[block] when they are given, and returns the
+// wall time of the whole pass.
+double time_pass(torch::nn::Sequential& model, const std::vector<torch::Tensor>& inputs,
+                 const torch::Tensor& labels, std::vector<std::vector<StageRun>>* forward,
+                 std::vector<std::vector<StageRun>>* backward) {
+  const auto begin = std::chrono::steady_clock::now();
+  const std::int64_t samples = labels.size(0);
+  StageTimer timer;
+  std::size_t index = 0;
+  for (auto& block : *model) {
+    const bool last = index + 1 == inputs.size();
+    torch::Tensor block_input = inputs[index].clone().requires_grad_(index > 0);
+    timer.start();
+    torch::Tensor output = block.forward(block_input);
+    if (last) {
+      output = torch::nn::functional::cross_entropy(
+                   output, labels,
+                   torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+               static_cast<double>(samples);
+    }
+    const StageRun forward_run = timer.stop();
+    const torch::Tensor gradient = torch::ones_like(output);
+    timer.start();
+    output.backward(gradient);
+    const StageRun backward_run = timer.stop();
+    if (forward != nullptr) (*forward)[index].push_back(forward_run);
+    if (backward != nullptr) (*backward)[index].push_back(backward_run);
+    ++index;
+  }
+  return seconds_since(begin);
 }
 
 // Times one SGD step (momentum as in training) over each block's parameters.
@@ -111,25 +129,72 @@ std::vector<StageRun> time_steps(torch::nn::Sequential& model, double momentum) 
   return steps;
 }
 
-// Times every block at a tenth and at half of the batch. Half a batch
-// rather than a whole one halves the profiling time, most of APS's
-// overhead.
+// The timed passes at one profiled size.
+struct SizePasses {
+  std::vector<torch::Tensor> inputs;
+  torch::Tensor labels;
+  std::size_t size = 0;  // index into NodeTimings::forward and ::backward
+  int passes = 0;
+  double spent_s = 0.0;
+
+  bool wants_more() const { return passes < kMaxTimedPasses && spent_s < kEnoughSeconds; }
+
+  // Runs one timed pass into `timings` and returns its wall time.
+  double run(torch::nn::Sequential& model, NodeTimings& timings) {
+    const double seconds =
+        time_pass(model, inputs, labels, &timings.forward[size], &timings.backward[size]);
+    ++passes;
+    spent_s += seconds;
+    return seconds;
+  }
+};
+
+// Times every block at the two sizes of profile_sizes(). One untimed pass
+// at the smaller size warms up the allocator and the thread pools, and one
+// timed pass there sets the cap on the larger size: a pass of about
+// kLargePassSeconds. The other passes alternate between the sizes, so that
+// a change of the machine's speed meanwhile shifts both ends of each
+// block's line alike.
 NodeTimings time_node(const TrainOptions& options, const DatasetSpec& spec) {
   const double begin = MPI_Wtime();
   torch::manual_seed(options.seed);
   torch::nn::Sequential model = build_model(options.model, spec.input, spec.classes);
+  model->train();
+  const std::size_t blocks = model->size();
   NodeTimings timings;
   timings.threads = torch::get_num_threads();
-  timings.small = std::max<std::int64_t>(1, options.batch_size / 10);
-  timings.large = std::max<std::int64_t>(timings.small + 1, options.batch_size / 2);
-  timings.forward.resize(2);
-  timings.backward.resize(2);
-  time_blocks(model, spec.input, spec.classes, timings.small, kProfileRepeats, timings.forward[0],
-              timings.backward[0]);
-  time_blocks(model, spec.input, spec.classes, timings.large, kProfileRepeats, timings.forward[1],
-              timings.backward[1]);
+  const std::vector<int> candidates =
+      search_bounds(options, static_cast<int>(blocks)).micro_batches;
+  timings.small = profile_sizes(options.batch_size, candidates).small;
+  timings.forward.assign(2, std::vector<std::vector<StageRun>>(blocks));
+  timings.backward.assign(2, std::vector<std::vector<StageRun>>(blocks));
+
+  SizePasses small;
+  small.inputs = block_inputs(model, spec.input, timings.small);
+  small.labels = torch::randint(spec.classes, {timings.small}, torch::kInt64);
+  time_pass(model, small.inputs, small.labels, nullptr, nullptr);
+  // The small pass's time per sample includes the fixed cost of each call,
+  // so the cap errs on the short side.
+  const double seconds_per_sample = small.run(model, timings) / static_cast<double>(timings.small);
+  const std::int64_t max_large =
+      seconds_per_sample * static_cast<double>(options.batch_size) > kLargePassSeconds
+          ? std::max<std::int64_t>(
+                1, static_cast<std::int64_t>(kLargePassSeconds / seconds_per_sample))
+          : 0;
+  timings.large = profile_sizes(options.batch_size, candidates, max_large).large;
+
+  SizePasses large;
+  large.inputs = tile(small.inputs, timings.large);
+  large.labels = torch::randint(spec.classes, {timings.large}, torch::kInt64);
+  large.size = 1;
+  while (small.wants_more() || large.wants_more()) {
+    if (large.wants_more()) large.run(model, timings);
+    if (small.wants_more()) small.run(model, timings);
+  }
+
   timings.steps = time_steps(model, options.momentum);
-  log::debug("profiled every block in ", MPI_Wtime() - begin, " s");
+  log::debug("profiled every block at ", timings.small, " and ", timings.large, " samples (",
+             small.passes, " and ", large.passes, " passes) in ", MPI_Wtime() - begin, " s");
   return timings;
 }
 
@@ -142,7 +207,8 @@ std::vector<BlockSize> block_sizes(const TrainOptions& options, const DatasetSpe
   for (auto& block : *model) {
     BlockSize size;
     size.output_bytes_per_sample = infos[index++].output_bytes;
-    for (const auto& parameter : block.ptr()->parameters()) size.state_bytes += 4 * parameter.numel();
+    for (const auto& parameter : block.ptr()->parameters())
+      size.state_bytes += 4 * parameter.numel();
     for (const auto& buffer : block.ptr()->buffers()) {
       size.state_bytes += (buffer.is_floating_point() ? 4 : 8) * buffer.numel();
     }
@@ -164,7 +230,8 @@ double one_way_seconds(const mpi::Communicator& world, int client, int bytes, bo
   for (int exchange = 0; exchange <= exchanges; ++exchange) {
     const double start = MPI_Wtime();
     if (sends_payload) {
-      mpi::check(MPI_Send(payload.data(), bytes, MPI_CHAR, peer, kPingPongTag, world.get()), "MPI_Send");
+      mpi::check(MPI_Send(payload.data(), bytes, MPI_CHAR, peer, kPingPongTag, world.get()),
+                 "MPI_Send");
       mpi::check(MPI_Recv(&reply, 1, MPI_CHAR, peer, kPingPongTag, world.get(), MPI_STATUS_IGNORE),
                  "MPI_Recv");
     } else {
@@ -185,7 +252,8 @@ std::vector<LinkProfile> measure_links(const mpi::Communicator& world) {
   for (int client = 1; client < world.size(); ++client) {
     if (world.rank() != 0 && world.rank() != client) continue;
     const double latency_s = one_way_seconds(world, client, 1, true, kLatencyExchanges);
-    const double down_s = one_way_seconds(world, client, kBandwidthBytes, true, kBandwidthExchanges);
+    const double down_s =
+        one_way_seconds(world, client, kBandwidthBytes, true, kBandwidthExchanges);
     const double up_s = one_way_seconds(world, client, kBandwidthBytes, false, kBandwidthExchanges);
     const auto mbps = [&](double seconds) {
       const double transfer_s = seconds - latency_s;
@@ -200,7 +268,8 @@ std::string encode_choices(const SplitPlan& plan) {
   std::ostringstream text;
   text.precision(17);
   text << plan.predicted_round_s << ' ' << plan.cuts.size();
-  for (std::size_t k = 0; k < plan.cuts.size(); ++k) text << ' ' << plan.cuts[k] << ' ' << plan.micro_batches[k];
+  for (std::size_t k = 0; k < plan.cuts.size(); ++k)
+    text << ' ' << plan.cuts[k] << ' ' << plan.micro_batches[k];
   return text.str();
 }
 
@@ -226,7 +295,9 @@ SplitPlan plan_split(const TrainOptions& options, const mpi::Communicator& world
   // node takes CPU from it, and the nodes profile at the same time.
   const mpi::Communicator node = world.split_shared();
   std::string timings;
-  if (node.rank() == 0) timings = encode_timings(time_node(options, spec));
+  if (node.rank() == 0) {
+    timings = encode_timings(time_node(options, spec));
+  }
   world.barrier_sleeping(1000);
   timings = node.broadcast(timings, 0);
   mine.device = device_profile(decode_timings(timings), slowdown);

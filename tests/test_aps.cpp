@@ -83,6 +83,71 @@ TEST(NodeTimings, EncodeDecodeRoundTrip) {
   EXPECT_DOUBLE_EQ(decoded.steps[0].cpu_s, 0.001);
 }
 
+TEST(NodeTimings, SizesKeepTheirOwnPassCounts) {
+  NodeTimings timings = two_block_timings();
+  for (auto& block : timings.forward[1]) block.resize(1);
+  for (auto& block : timings.backward[1]) block.resize(1);
+  const NodeTimings decoded = pipar::decode_timings(pipar::encode_timings(timings));
+  ASSERT_EQ(decoded.forward[0][1].size(), 2U);
+  ASSERT_EQ(decoded.forward[1][1].size(), 1U);
+  ASSERT_EQ(decoded.backward[1][0].size(), 1U);
+  EXPECT_DOUBLE_EQ(decoded.backward[1][0][0].wall_s, 0.101);
+  EXPECT_DOUBLE_EQ(decoded.steps[0].wall_s, 0.003);
+}
+
+TEST(NodeTimings, ZeroPassesThrows) {
+  NodeTimings timings = two_block_timings();
+  for (auto& block : timings.forward[0]) block.clear();
+  for (auto& block : timings.backward[0]) block.clear();
+  // The encoder reads the pass count off block 1, which has none.
+  EXPECT_THROW(pipar::decode_timings(pipar::encode_timings(timings)), std::invalid_argument);
+}
+
+TEST(ProfileSizes, SmallestMicroBatchAndHalfTheBatch) {
+  const pipar::ProfileSizes sizes = pipar::profile_sizes(100, {1, 2, 5, 10, 20});
+  EXPECT_EQ(sizes.small, 5);
+  EXPECT_EQ(sizes.large, 50);
+}
+
+TEST(ProfileSizes, CountsThatDoNotDivideTheBatchAreIgnored) {
+  // 30 and 40 do not divide 100; 20 is the largest count that does.
+  EXPECT_EQ(pipar::profile_sizes(100, {1, 20, 30, 40}).small, 5);
+}
+
+TEST(ProfileSizes, LargeIsTwiceSmallWhenHalfTheBatchIsLess) {
+  const pipar::ProfileSizes sizes = pipar::profile_sizes(100, {1, 2});
+  EXPECT_EQ(sizes.small, 50);
+  EXPECT_EQ(sizes.large, 100);
+}
+
+TEST(ProfileSizes, CapLimitsTheLargeSize) {
+  const pipar::ProfileSizes sizes = pipar::profile_sizes(100, {1, 2, 5, 10, 20}, 21);
+  EXPECT_EQ(sizes.small, 5);
+  EXPECT_EQ(sizes.large, 21);
+}
+
+TEST(ProfileSizes, CapNeverGoesBelowTwiceSmall) {
+  EXPECT_EQ(pipar::profile_sizes(100, {1, 2, 5, 10, 20}, 3).large, 10);
+}
+
+TEST(ProfileSizes, WholeBatchOnlyStillGivesTwoSizes) {
+  const pipar::ProfileSizes sizes = pipar::profile_sizes(100, {1});
+  EXPECT_EQ(sizes.small, 50);
+  EXPECT_EQ(sizes.large, 100);
+}
+
+TEST(ProfileSizes, BatchOfOne) {
+  const pipar::ProfileSizes sizes = pipar::profile_sizes(1, {1});
+  EXPECT_EQ(sizes.small, 1);
+  EXPECT_EQ(sizes.large, 2);
+}
+
+TEST(ProfileSizes, NoDividingCandidateFallsBackToATenth) {
+  const pipar::ProfileSizes sizes = pipar::profile_sizes(100, {3, 7});
+  EXPECT_EQ(sizes.small, 10);
+  EXPECT_EQ(sizes.large, 50);
+}
+
 TEST(NodeTimings, TruncatedTextThrows) {
   std::string encoded = pipar::encode_timings(two_block_timings());
   encoded.resize(encoded.size() / 2);

@@ -45,11 +45,29 @@ struct NodeTimings {
   std::int64_t small = 0;  // samples of the first profiled size
   std::int64_t large = 0;  // samples of the second
   int threads = 1;         // intra-op threads of the rank that profiled
-  // Indexed [size][block][repeat], size 0 being `small` and 1 `large`.
+  // Indexed [size][block][pass], size 0 being `small` and 1 `large`. The
+  // two sizes may have different numbers of passes.
   std::vector<std::vector<std::vector<StageRun>>> forward;
   std::vector<std::vector<std::vector<StageRun>>> backward;
   std::vector<StageRun> steps;  // per block
 };
+
+// The two micro-batch sizes that APS times every block at.
+struct ProfileSizes {
+  std::int64_t small = 0;
+  std::int64_t large = 0;
+};
+
+// Chooses the profiled sizes for a batch of `batch_size` samples and the
+// micro-batch count candidates. The smaller is the smallest micro-batch a
+// candidate gives, where a fixed cost per call weighs most. The larger is
+// half the batch, or twice the smaller if that is more, at most the batch:
+// the wider the two sizes lie apart, the less timing noise tilts the line
+// through them. `max_large` > 0 caps the larger size, but not below twice
+// the smaller, so that a slow model profiles in bounded time. Always
+// small < large.
+ProfileSizes profile_sizes(int batch_size, const std::vector<int>& micro_batch_candidates,
+                           std::int64_t max_large = 0);
 
 // Serializes node timings for MPI, and back. decode_timings() throws
 // std::invalid_argument for a malformed text.
@@ -94,8 +112,8 @@ void print_plan(const SplitPlan& plan, double measured_round_s = 0.0);
 namespace pipar {
 
 // Runs APS for the ranks of `world`, rank 0 being the server. One rank per
-// node times every block at a tenth and at half of the batch size while the
-// node's other ranks sleep. Each rank of the node derives its profile from
+// node times every block at the sizes of profile_sizes() while the node's
+// other ranks sleep. Each rank of the node derives its profile from
 // those runs as its device emulation would stretch them (`slowdown` times
 // the CPU time per thread), or takes the wall time without emulation.
 // Rank 0 measures each client's link by ping-pong unless the options emulate
