@@ -5,6 +5,7 @@
 #include <chrono>
 #include <climits>
 #include <exception>
+#include <pthread.h>
 #include <sstream>
 #include <stdexcept>
 
@@ -95,7 +96,17 @@ Transport::Transport(const mpi::Communicator& comm, TransportOptions options)
       options_(options),
       bytes_sent_(static_cast<std::size_t>(comm.size()), 0),
       bytes_received_(static_cast<std::size_t>(comm.size()), 0) {
-  if (options_.progress_thread) thread_ = std::thread([this] { run_progress_thread(); });
+  if (options_.progress_thread) {
+    thread_ = std::thread([this] { run_progress_thread(); });
+    has_progress_clock_ = pthread_getcpuclockid(thread_.native_handle(), &progress_clock_) == 0;
+  }
+}
+
+double Transport::progress_thread_cpu_seconds() const {
+  if (!has_progress_clock_) return 0.0;
+  timespec now{};
+  if (clock_gettime(progress_clock_, &now) != 0) return 0.0;
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
 }
 
 Transport::~Transport() {

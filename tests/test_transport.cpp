@@ -9,6 +9,7 @@
 #include "pipar/clock.hpp"
 #include "pipar/link.hpp"
 #include "pipar/mpi.hpp"
+#include "pipar/training.hpp"
 
 namespace {
 
@@ -114,6 +115,15 @@ void check_upload_during_compute(bool progress_thread) {
     const auto [compute_start, compute_end] = compute_for(1.5);
     transport.wait(*request);
     ASSERT_TRUE(request->done());
+    // The progress thread moved the 32 MiB, which takes CPU time; that time
+    // is part of the process's but not of the compute's.
+    const double progress_cpu = transport.progress_thread_cpu_seconds();
+    if (progress_thread) {
+      EXPECT_GT(progress_cpu, 0.0);
+      EXPECT_LT(progress_cpu, pipar::process_cpu_seconds());
+    } else {
+      EXPECT_EQ(progress_cpu, 0.0);
+    }
     if (progress_thread) {
       EXPECT_LT(request->completion_time(), compute_end)
           << "the upload completed " << request->completion_time() - compute_end

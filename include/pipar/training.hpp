@@ -72,15 +72,23 @@ struct RoleContext {
 // CPU time of this process in seconds, over all its threads.
 double process_cpu_seconds();
 
+// CPU time of this process in seconds without its transport's progress
+// thread: the compute that device emulation stretches.
+inline double compute_cpu_seconds(const Transport& transport) {
+  return process_cpu_seconds() - transport.progress_thread_cpu_seconds();
+}
+
 // Runs `work` and records it as `event`, stretched to the emulated duration
 // when the context emulates a slower device.
 template <typename Work>
 void run_timed(const RoleContext& context, Event event, Work&& work) {
   event.start = context.clock.now();
-  const double cpu_start = context.slowdown > 1.0 ? process_cpu_seconds() : 0.0;
+  const bool emulated = context.slowdown > 1.0;
+  const double cpu_start = emulated ? compute_cpu_seconds(context.transport) : 0.0;
   work();
-  if (context.slowdown > 1.0) {
-    const StageRun run{context.clock.now() - event.start, process_cpu_seconds() - cpu_start};
+  if (emulated) {
+    const StageRun run{context.clock.now() - event.start,
+                       compute_cpu_seconds(context.transport) - cpu_start};
     const double remaining = emulated_seconds(run, context.slowdown, context.threads) - run.wall_s;
     if (remaining > 0.0) std::this_thread::sleep_for(std::chrono::duration<double>(remaining));
   }

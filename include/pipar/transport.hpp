@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <ctime>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -116,6 +117,11 @@ class Transport {
   std::int64_t bytes_sent_to(int rank) const;
   std::int64_t bytes_received_from(int rank) const;
 
+  // CPU time in seconds that the progress thread has used so far (0 without
+  // one). Device emulation subtracts it from the process's CPU time: moving
+  // messages is the emulated link's part, not the device's compute.
+  double progress_thread_cpu_seconds() const;
+
  private:
   struct Incoming;
   // Counts a busy-waiting thread in polling_waiters_ for its lifetime; the
@@ -178,6 +184,8 @@ class Transport {
   std::vector<std::int64_t> bytes_sent_;
   std::vector<std::int64_t> bytes_received_;
   std::thread thread_;
+  clockid_t progress_clock_{};  // the progress thread's CPU-time clock
+  bool has_progress_clock_ = false;
 };
 
 // Converts between LibTorch dtypes and WireType; throws std::invalid_argument
