@@ -37,12 +37,12 @@ double fastest(const std::vector<StageRun>& runs, double slowdown, int threads) 
 ProfileSizes profile_sizes(int batch_size, const std::vector<int>& micro_batch_candidates,
                            std::int64_t max_large) {
   const std::int64_t batch = std::max(1, batch_size);
-  int most = 0;
+  int max_count = 0;
   for (int count : micro_batch_candidates) {
-    if (count > 0 && batch % count == 0) most = std::max(most, count);
+    if (count > 0 && batch % count == 0) max_count = std::max(max_count, count);
   }
   ProfileSizes sizes;
-  sizes.small = most > 0 ? batch / most : std::max<std::int64_t>(1, batch / 10);
+  sizes.small = max_count > 0 ? batch / max_count : std::max<std::int64_t>(1, batch / 10);
   sizes.large = std::min(batch, std::max(batch / 2, 2 * sizes.small));
   if (max_large > 0) sizes.large = std::min(sizes.large, std::max(max_large, 2 * sizes.small));
   if (sizes.large <= sizes.small) sizes.small = std::max<std::int64_t>(1, sizes.large / 2);

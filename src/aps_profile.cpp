@@ -20,12 +20,13 @@ constexpr int kLatencyExchanges = 10;
 constexpr int kBandwidthExchanges = 3;
 constexpr int kBandwidthBytes = 4 << 20;  // 4 MiB, long enough to dwarf the latency
 // Timed passes per profiled size: at most kMaxTimedPasses, and no more once
-// the passes at that size have taken kEnoughSeconds, because a long pass
-// varies little from one run to the next while its repetition is most of
-// the profiling time of a large model. The fastest pass of each block counts.
+// the passes at that size have taken kEnoughSeconds. A long pass varies
+// little from one run to the next, and for a large model its repetition
+// would be most of the profiling time. The fastest run of each block counts.
 constexpr int kMaxTimedPasses = 3;
 constexpr double kEnoughSeconds = 0.4;
-// The longest pass at the larger profiled size, estimated from the smaller.
+// Upper bound on one pass at the larger profiled size, as estimated from
+// the smaller.
 constexpr double kLargePassSeconds = 2.0;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {

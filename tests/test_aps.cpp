@@ -109,12 +109,12 @@ TEST(ProfileSizes, SmallestMicroBatchAndHalfTheBatch) {
   EXPECT_EQ(sizes.large, 50);
 }
 
-TEST(ProfileSizes, CountsThatDoNotDivideTheBatchAreIgnored) {
+TEST(ProfileSizes, IgnoresNonDivisors) {
   // 30 and 40 do not divide 100; 20 is the largest count that does.
   EXPECT_EQ(pipar::profile_sizes(100, {1, 20, 30, 40}).small, 5);
 }
 
-TEST(ProfileSizes, LargeIsTwiceSmallWhenHalfTheBatchIsLess) {
+TEST(ProfileSizes, LargeAtLeastTwiceSmall) {
   const pipar::ProfileSizes sizes = pipar::profile_sizes(100, {1, 2});
   EXPECT_EQ(sizes.small, 50);
   EXPECT_EQ(sizes.large, 100);
