@@ -211,8 +211,7 @@ SplitPlan choose_plan(const TrainOptions& options, const std::vector<RankProfile
     for (int count : bounds.micro_batches) {
       if (options.batch_size % count != 0) continue;
       const std::vector<SplitChoice> common(config.clients.size(), SplitChoice{cut, count});
-      plan.grid.push_back(
-          CandidateTime{SplitChoice{cut, count}, predict_round(config, common).round_s});
+      plan.grid.push_back(CandidateTime{SplitChoice{cut, count}, predict_round(config, common).round_s});
     }
   }
   return plan;
@@ -224,14 +223,12 @@ void print_plan(const SplitPlan& plan, double measured_round_s) {
   table << "# APS: links " << plan.link_source << "; overhead " << plan.overhead_s()
         << " s (profiling " << plan.profiling_s << " s, search " << plan.search_s << " s, "
         << plan.candidates_evaluated << " assignments simulated)\n";
-  table << "# client     cut  micro-batches  uplink_mbps  downlink_mbps  "
-           "latency_s\n";
+  table << "# client     cut  micro-batches  uplink_mbps  downlink_mbps  latency_s\n";
   for (std::size_t k = 0; k < plan.cuts.size(); ++k) {
     const LinkProfile& link = plan.links.at(k);
-    table << "  " << std::left << std::setw(10) << k + 1 << std::right << std::setw(4)
-          << plan.cuts[k] << std::setw(15) << plan.micro_batches[k] << std::setw(13)
-          << link.uplink_mbps << std::setw(15) << link.downlink_mbps << std::setw(11)
-          << link.latency_s << "\n";
+    table << "  " << std::left << std::setw(10) << k + 1 << std::right << std::setw(4) << plan.cuts[k]
+          << std::setw(15) << plan.micro_batches[k] << std::setw(13) << link.uplink_mbps
+          << std::setw(15) << link.downlink_mbps << std::setw(11) << link.latency_s << "\n";
   }
   table << "# predicted round time of this choice: " << plan.predicted_round_s << " s";
   if (measured_round_s > 0.0) table << " (measured " << measured_round_s << " s)";

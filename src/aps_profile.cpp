@@ -177,11 +177,11 @@ NodeTimings time_node(const TrainOptions& options, const DatasetSpec& spec) {
   // The small pass's time per sample includes the fixed cost of each call,
   // so the cap errs on the short side.
   const double seconds_per_sample = small.run(model, timings) / static_cast<double>(timings.small);
-  const std::int64_t max_large =
-      seconds_per_sample * static_cast<double>(options.batch_size) > kLargePassSeconds
-          ? std::max<std::int64_t>(
-                1, static_cast<std::int64_t>(kLargePassSeconds / seconds_per_sample))
-          : 0;
+  std::int64_t max_large = 0;  // no cap
+  if (seconds_per_sample * static_cast<double>(options.batch_size) > kLargePassSeconds) {
+    max_large = std::max<std::int64_t>(
+        1, static_cast<std::int64_t>(kLargePassSeconds / seconds_per_sample));
+  }
   timings.large = profile_sizes(options.batch_size, candidates, max_large).large;
 
   SizePasses large;
@@ -208,8 +208,7 @@ std::vector<BlockSize> block_sizes(const TrainOptions& options, const DatasetSpe
   for (auto& block : *model) {
     BlockSize size;
     size.output_bytes_per_sample = infos[index++].output_bytes;
-    for (const auto& parameter : block.ptr()->parameters())
-      size.state_bytes += 4 * parameter.numel();
+    for (const auto& parameter : block.ptr()->parameters()) size.state_bytes += 4 * parameter.numel();
     for (const auto& buffer : block.ptr()->buffers()) {
       size.state_bytes += (buffer.is_floating_point() ? 4 : 8) * buffer.numel();
     }
@@ -231,8 +230,7 @@ double one_way_seconds(const mpi::Communicator& world, int client, int bytes, bo
   for (int exchange = 0; exchange <= exchanges; ++exchange) {
     const double start = MPI_Wtime();
     if (sends_payload) {
-      mpi::check(MPI_Send(payload.data(), bytes, MPI_CHAR, peer, kPingPongTag, world.get()),
-                 "MPI_Send");
+      mpi::check(MPI_Send(payload.data(), bytes, MPI_CHAR, peer, kPingPongTag, world.get()), "MPI_Send");
       mpi::check(MPI_Recv(&reply, 1, MPI_CHAR, peer, kPingPongTag, world.get(), MPI_STATUS_IGNORE),
                  "MPI_Recv");
     } else {
@@ -253,8 +251,7 @@ std::vector<LinkProfile> measure_links(const mpi::Communicator& world) {
   for (int client = 1; client < world.size(); ++client) {
     if (world.rank() != 0 && world.rank() != client) continue;
     const double latency_s = one_way_seconds(world, client, 1, true, kLatencyExchanges);
-    const double down_s =
-        one_way_seconds(world, client, kBandwidthBytes, true, kBandwidthExchanges);
+    const double down_s = one_way_seconds(world, client, kBandwidthBytes, true, kBandwidthExchanges);
     const double up_s = one_way_seconds(world, client, kBandwidthBytes, false, kBandwidthExchanges);
     const auto mbps = [&](double seconds) {
       const double transfer_s = seconds - latency_s;
@@ -269,8 +266,7 @@ std::string encode_choices(const SplitPlan& plan) {
   std::ostringstream text;
   text.precision(17);
   text << plan.predicted_round_s << ' ' << plan.cuts.size();
-  for (std::size_t k = 0; k < plan.cuts.size(); ++k)
-    text << ' ' << plan.cuts[k] << ' ' << plan.micro_batches[k];
+  for (std::size_t k = 0; k < plan.cuts.size(); ++k) text << ' ' << plan.cuts[k] << ' ' << plan.micro_batches[k];
   return text.str();
 }
 
@@ -296,9 +292,7 @@ SplitPlan plan_split(const TrainOptions& options, const mpi::Communicator& world
   // node takes CPU from it, and the nodes profile at the same time.
   const mpi::Communicator node = world.split_shared();
   std::string timings;
-  if (node.rank() == 0) {
-    timings = encode_timings(time_node(options, spec));
-  }
+  if (node.rank() == 0) timings = encode_timings(time_node(options, spec));
   world.barrier_sleeping(1000);
   timings = node.broadcast(timings, 0);
   mine.device = device_profile(decode_timings(timings), slowdown);

@@ -142,7 +142,7 @@ TEST(ProfileSizes, BatchOfOne) {
   EXPECT_EQ(sizes.large, 2);
 }
 
-TEST(ProfileSizes, NoDividingCandidateFallsBackToATenth) {
+TEST(ProfileSizes, NoDivisorUsesTenthOfBatch) {
   const pipar::ProfileSizes sizes = pipar::profile_sizes(100, {3, 7});
   EXPECT_EQ(sizes.small, 10);
   EXPECT_EQ(sizes.large, 50);

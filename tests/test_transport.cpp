@@ -115,8 +115,8 @@ void check_upload_during_compute(bool progress_thread) {
     const auto [compute_start, compute_end] = compute_for(1.5);
     transport.wait(*request);
     ASSERT_TRUE(request->done());
-    // The progress thread moved the 32 MiB, which takes CPU time; that time
-    // is part of the process's but not of the compute's.
+    // Moving the 32 MiB took the progress thread CPU time. That time counts
+    // for the process but not for the compute.
     const double progress_cpu = transport.progress_thread_cpu_seconds();
     if (progress_thread) {
       EXPECT_GT(progress_cpu, 0.0);

@@ -122,6 +122,9 @@ namespace pipar {
 // before the ranks create their transports.
 // NOTE: the derived profiles assume that the ranks of a node run the same
 // number of intra-op threads, as pipar's default and --threads give them.
+// NOTE: the profile is taken while the node's other ranks sleep. In
+// training they compute beside it, so a server sharing its cores with
+// clients can be predicted faster than it runs (15% on 2 cores, 5 ranks).
 SplitPlan plan_split(const TrainOptions& options, const mpi::Communicator& world,
                      std::int64_t shard_samples, double slowdown);
 
